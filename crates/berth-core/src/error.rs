@@ -1,0 +1,91 @@
+//! The core's domain errors. Front doors map each variant to their wire code exhaustively.
+
+use berth_oci::Digest;
+
+/// Why a request could not be authenticated.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AuthFailure {
+    /// No credentials were sent.
+    Missing,
+    /// Credentials were sent but are forged, garbled or unknown.
+    Invalid,
+    /// A genuine token that has expired.
+    Expired,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CoreError {
+    #[error("authentication failed")]
+    Unauthenticated(AuthFailure),
+    #[error("User is not authorized to perform {action} on {resource}")]
+    AccessDenied {
+        action: &'static str,
+        resource: String,
+    },
+    #[error(
+        "The repository with name '{name}' does not exist in the registry with id '{registry_id}'"
+    )]
+    RepositoryNotFound { name: String, registry_id: String },
+    #[error(
+        "The repository with name '{name}' already exists in the registry with id '{registry_id}'"
+    )]
+    RepositoryExists { name: String, registry_id: String },
+    #[error("The repository with name '{name}' in registry with id '{registry_id}' cannot be deleted because it still contains images")]
+    RepositoryNotEmpty { name: String, registry_id: String },
+    #[error("{0}")]
+    NameInvalid(String),
+    #[error("{0}")]
+    InvalidParameter(String),
+    #[error("manifest unknown")]
+    ManifestUnknown,
+    #[error("the manifest's media type {0} is not among the accepted types")]
+    ManifestNotAcceptable(String),
+    #[error("{0}")]
+    ManifestInvalid(String),
+    #[error("manifest media type {0:?} is not supported")]
+    ManifestUnsupported(String),
+    #[error("manifest references blob {0}, which is not in the repository")]
+    ManifestBlobUnknown(Digest),
+    #[error("index references manifest {0}, which is not in the repository")]
+    ManifestChildUnknown(Digest),
+    #[error("The image tag '{tag}' already exists in the '{repository}' repository and cannot be overwritten because the repository is immutable.")]
+    TagImmutable { tag: String, repository: String },
+    #[error("blob unknown to registry")]
+    BlobUnknown,
+    #[error("upload unknown")]
+    UploadUnknown,
+    #[error("the provided digest did not match uploaded content: computed {actual}")]
+    DigestMismatch { expected: Digest, actual: Digest },
+    #[error("{0}")]
+    DigestInvalid(String),
+    #[error("the chunk does not start where the upload ends (at {size} bytes)")]
+    ChunkOutOfOrder { size: u64 },
+    #[error("the requested range is not satisfiable")]
+    RangeNotSatisfiable { size: u64 },
+    #[error("the request body ended early: {0}")]
+    BodyInterrupted(String),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl From<berth_meta::MetaError> for CoreError {
+    fn from(e: berth_meta::MetaError) -> Self {
+        CoreError::Internal(e.to_string())
+    }
+}
+
+impl From<berth_store::StoreError> for CoreError {
+    fn from(e: berth_store::StoreError) -> Self {
+        use berth_store::StoreError as S;
+        match e {
+            S::DigestMismatch { expected, actual } => {
+                CoreError::DigestMismatch { expected, actual }
+            }
+            S::UploadUnknown => CoreError::UploadUnknown,
+            S::OffsetMismatch { expected, .. } => CoreError::ChunkOutOfOrder { size: expected },
+            S::BodyInterrupted(reason) => CoreError::BodyInterrupted(reason),
+            S::BlobMissing => CoreError::BlobUnknown,
+            S::RangeNotSatisfiable | S::Io(_) => CoreError::Internal(e.to_string()),
+        }
+    }
+}

@@ -1,0 +1,182 @@
+//! Manifests: pull, push and delete.
+
+use berth_meta::images::{NewManifest, TagUpdate};
+use berth_meta::MetaError;
+use berth_oci::{Digest, Hasher, Manifest, ManifestError, Reference};
+
+use crate::registry::{mutability_rule, not_found};
+use crate::{Action, CoreError, Principal, Registry, RepositoryRef};
+
+/// A manifest as stored: the exact bytes pushed, with their digest and media type.
+#[derive(Clone, Debug)]
+pub struct StoredManifest {
+    pub digest: Digest,
+    pub media_type: String,
+    pub body: Vec<u8>,
+}
+
+/// What a successful push reports back.
+#[derive(Clone, Debug)]
+pub struct PushedManifest {
+    pub digest: Digest,
+    /// The subject named by the manifest, echoed in the `OCI-Subject` header.
+    pub subject: Option<Digest>,
+}
+
+fn manifest_error(e: ManifestError) -> CoreError {
+    match e {
+        ManifestError::UnsupportedMediaType(t) => CoreError::ManifestUnsupported(t),
+        other => CoreError::ManifestInvalid(other.to_string()),
+    }
+}
+
+impl Registry {
+    /// Fetches a manifest by tag or digest. `accepted` is the client's list of acceptable media
+    /// types; when it names manifest types and the stored one is not among them, the manifest is
+    /// refused rather than served in a form the client cannot read.
+    pub async fn get_manifest(
+        &self,
+        principal: &Principal,
+        repo: &RepositoryRef,
+        reference: &Reference,
+        accepted: &[String],
+    ) -> Result<StoredManifest, CoreError> {
+        self.authorize(principal, Action::BatchGetImage, &repo.account, || {
+            repo.arn(&self.config.region)
+        })?;
+        let (account, name) = (repo.account.as_str(), repo.name.as_str());
+        let row = match reference {
+            Reference::Tag(tag) => {
+                self.meta
+                    .manifest_by_tag(account, name, tag.as_str())
+                    .await?
+            }
+            Reference::Digest(d) => {
+                self.meta
+                    .manifest_by_digest(account, name, &d.to_string())
+                    .await?
+            }
+        };
+        let Some(row) = row else {
+            // Only a miss pays for the second lookup that tells the two errors apart.
+            return Err(match self.meta.repository(account, name).await? {
+                None => not_found(repo),
+                Some(_) => CoreError::ManifestUnknown,
+            });
+        };
+        let negotiates = accepted
+            .iter()
+            .any(|a| berth_oci::MediaType::parse(a).is_some());
+        let acceptable = !negotiates || accepted.iter().any(|a| a == &row.media_type || a == "*/*");
+        if !acceptable {
+            return Err(CoreError::ManifestNotAcceptable(row.media_type));
+        }
+        Ok(StoredManifest {
+            digest: row
+                .digest
+                .parse()
+                .map_err(|e| CoreError::Internal(format!("stored digest: {e}")))?,
+            media_type: row.media_type,
+            body: row.body,
+        })
+    }
+
+    /// Stores a manifest under a tag or a digest. The manifest is parsed, its digest computed
+    /// (and checked when the reference is a digest), every referenced blob and child manifest
+    /// must be in the repository, and an immutable tag cannot move.
+    pub async fn put_manifest(
+        &self,
+        principal: &Principal,
+        repo: &RepositoryRef,
+        reference: &Reference,
+        content_type: Option<&str>,
+        body: &[u8],
+    ) -> Result<PushedManifest, CoreError> {
+        let row = self
+            .repository_for_push(principal, Action::PutImage, repo)
+            .await?;
+        let manifest = Manifest::parse(content_type, body).map_err(manifest_error)?;
+        let digest = match reference {
+            Reference::Digest(expected) => {
+                let mut h = Hasher::new(expected.algorithm());
+                h.update(body);
+                let actual = h.finish();
+                if &actual != expected {
+                    return Err(CoreError::DigestMismatch {
+                        expected: expected.clone(),
+                        actual,
+                    });
+                }
+                actual
+            }
+            Reference::Tag(_) => Digest::sha256_of(body),
+        };
+        let tag = match reference {
+            Reference::Tag(t) => Some(TagUpdate {
+                name: t.as_str(),
+                immutable: mutability_rule(&row)?.is_immutable(t.as_str()),
+            }),
+            Reference::Digest(_) => None,
+        };
+        let digest_str = digest.to_string();
+        let subject = manifest.subject.as_ref().map(|s| s.digest.clone());
+        let subject_str = subject.as_ref().map(Digest::to_string);
+        let annotations = manifest
+            .annotations
+            .as_ref()
+            .map(|a| serde_json::Value::Object(a.clone()).to_string());
+        let new = NewManifest {
+            repository_id: row.id,
+            digest: &digest_str,
+            media_type: manifest.media_type.as_str(),
+            artifact_type: manifest.artifact_type.as_deref(),
+            subject: subject_str.as_deref(),
+            annotations,
+            body,
+            image_size: manifest.references.iter().map(|d| d.size).sum(),
+            blobs: manifest.blob_digests().map(Digest::to_string).collect(),
+            children: manifest.child_manifests().map(Digest::to_string).collect(),
+            now: self.now_millis(),
+        };
+        self.meta
+            .put_manifest(&new, tag)
+            .await
+            .map_err(|e| match e {
+                MetaError::MissingReference {
+                    digest,
+                    is_manifest,
+                } => match (digest.parse::<Digest>(), is_manifest) {
+                    (Ok(d), false) => CoreError::ManifestBlobUnknown(d),
+                    (Ok(d), true) => CoreError::ManifestChildUnknown(d),
+                    (Err(e), _) => CoreError::Internal(e.to_string()),
+                },
+                MetaError::TagImmutable { .. } => CoreError::TagImmutable {
+                    tag: reference.to_string(),
+                    repository: repo.name.to_string(),
+                },
+                other => other.into(),
+            })?;
+        Ok(PushedManifest { digest, subject })
+    }
+
+    /// Deletes by digest (the manifest and every tag on it) or by tag (only that tag).
+    pub async fn delete_manifest(
+        &self,
+        principal: &Principal,
+        repo: &RepositoryRef,
+        reference: &Reference,
+    ) -> Result<(), CoreError> {
+        let row = self
+            .repository(principal, Action::BatchDeleteImage, repo)
+            .await?;
+        let existed = match reference {
+            Reference::Digest(d) => self.meta.delete_manifest(row.id, &d.to_string()).await?,
+            Reference::Tag(t) => self.meta.delete_tag(row.id, t.as_str()).await?,
+        };
+        if existed {
+            Ok(())
+        } else {
+            Err(CoreError::ManifestUnknown)
+        }
+    }
+}

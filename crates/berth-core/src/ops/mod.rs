@@ -1,0 +1,7 @@
+//! The registry's operations, one module per resource.
+
+pub mod blobs;
+pub mod discovery;
+pub mod manifests;
+pub mod repositories;
+pub mod uploads;

@@ -1,0 +1,182 @@
+//! Repositories: create, describe, delete, and their tag mutability.
+
+use berth_meta::repositories::RepositoryRow;
+use berth_meta::MetaError;
+
+use crate::mutability::TagMutabilityRule;
+use crate::registry::{mutability_rule, not_found};
+use crate::{Action, CoreError, Principal, Registry, RepositoryRef};
+
+/// Settings for a new repository.
+#[derive(Clone, Debug)]
+pub struct NewRepository {
+    pub mutability: TagMutabilityRule,
+    pub scan_on_push: bool,
+    pub encryption_type: String,
+    pub kms_key: Option<String>,
+}
+
+impl Default for NewRepository {
+    fn default() -> Self {
+        NewRepository {
+            mutability: TagMutabilityRule::mutable(),
+            scan_on_push: false,
+            encryption_type: "AES256".into(),
+            kms_key: None,
+        }
+    }
+}
+
+/// A repository as the front doors describe it.
+#[derive(Clone, Debug)]
+pub struct Repository {
+    pub account: String,
+    pub name: String,
+    pub arn: String,
+    pub created_at_millis: i64,
+    pub mutability: TagMutabilityRule,
+    pub scan_on_push: bool,
+    pub encryption_type: String,
+    pub kms_key: Option<String>,
+}
+
+impl Registry {
+    fn describe(&self, row: &RepositoryRow) -> Result<Repository, CoreError> {
+        Ok(Repository {
+            account: row.account_id.clone(),
+            name: row.name.clone(),
+            arn: format!(
+                "arn:aws:ecr:{}:{}:repository/{}",
+                self.config.region, row.account_id, row.name
+            ),
+            created_at_millis: row.created_at,
+            mutability: mutability_rule(row)?,
+            scan_on_push: row.scan_on_push,
+            encryption_type: row.encryption_type.clone(),
+            kms_key: row.kms_key.clone(),
+        })
+    }
+
+    pub(crate) async fn insert_repository(
+        &self,
+        repo: &RepositoryRef,
+        new: &NewRepository,
+    ) -> Result<RepositoryRow, CoreError> {
+        let row = RepositoryRow {
+            id: 0,
+            account_id: repo.account.to_string(),
+            name: repo.name.to_string(),
+            created_at: self.now_millis(),
+            tag_mutability: new.mutability.mutability().as_str().into(),
+            mutability_filters: new.mutability.filters().join("\n"),
+            scan_on_push: new.scan_on_push,
+            encryption_type: new.encryption_type.clone(),
+            kms_key: new.kms_key.clone(),
+        };
+        self.meta
+            .create_repository(&row)
+            .await
+            .map_err(|e| match e {
+                MetaError::RepositoryExists => CoreError::RepositoryExists {
+                    name: repo.name.to_string(),
+                    registry_id: repo.account.to_string(),
+                },
+                other => other.into(),
+            })
+    }
+
+    pub async fn create_repository(
+        &self,
+        principal: &Principal,
+        repo: &RepositoryRef,
+        new: &NewRepository,
+    ) -> Result<Repository, CoreError> {
+        self.authorize(principal, Action::CreateRepository, &repo.account, || {
+            repo.arn(&self.config.region)
+        })?;
+        let row = self.insert_repository(repo, new).await?;
+        self.describe(&row)
+    }
+
+    pub async fn describe_repository(
+        &self,
+        principal: &Principal,
+        repo: &RepositoryRef,
+    ) -> Result<Repository, CoreError> {
+        let row = self
+            .repository(principal, Action::DescribeRepositories, repo)
+            .await?;
+        self.describe(&row)
+    }
+
+    /// Repositories of the principal's `account` in name order, after `after`.
+    pub async fn list_repositories(
+        &self,
+        principal: &Principal,
+        account: &berth_iam::AccountId,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<Repository>, CoreError> {
+        self.authorize(principal, Action::DescribeRepositories, account, || {
+            format!("arn:aws:ecr:{}:{account}:repository/*", self.config.region)
+        })?;
+        let rows = self
+            .meta
+            .list_repositories(account.as_str(), after, clamp(limit))
+            .await?;
+        rows.iter().map(|r| self.describe(r)).collect()
+    }
+
+    /// Deletes a repository; one holding images needs `force`.
+    pub async fn delete_repository(
+        &self,
+        principal: &Principal,
+        repo: &RepositoryRef,
+        force: bool,
+    ) -> Result<Repository, CoreError> {
+        self.authorize(principal, Action::DeleteRepository, &repo.account, || {
+            repo.arn(&self.config.region)
+        })?;
+        let row = self
+            .meta
+            .delete_repository(repo.account.as_str(), repo.name.as_str(), force)
+            .await
+            .map_err(|e| match e {
+                MetaError::RepositoryNotFound => not_found(repo),
+                MetaError::RepositoryNotEmpty => CoreError::RepositoryNotEmpty {
+                    name: repo.name.to_string(),
+                    registry_id: repo.account.to_string(),
+                },
+                other => other.into(),
+            })?;
+        self.describe(&row)
+    }
+
+    pub async fn set_tag_mutability(
+        &self,
+        principal: &Principal,
+        repo: &RepositoryRef,
+        rule: &TagMutabilityRule,
+    ) -> Result<Repository, CoreError> {
+        let row = self
+            .repository(principal, Action::PutImageTagMutability, repo)
+            .await?;
+        self.meta
+            .set_tag_mutability(
+                row.id,
+                rule.mutability().as_str(),
+                &rule.filters().join("\n"),
+            )
+            .await?;
+        let row = self
+            .repository(principal, Action::PutImageTagMutability, repo)
+            .await?;
+        self.describe(&row)
+    }
+}
+
+/// Page sizes are capped so that one request cannot ask for an unbounded result.
+pub(crate) fn clamp(limit: usize) -> i64 {
+    const MAX_PAGE: usize = 10_000;
+    limit.min(MAX_PAGE) as i64
+}

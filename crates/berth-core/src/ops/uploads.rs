@@ -1,0 +1,185 @@
+//! Blob uploads: monolithic, chunked, resumable, and cross-repository mounts.
+//!
+//! The order of every commit is: the store verifies the digest and makes the bytes durable,
+//! then the metadata links the blob into the repository. A crash between the two leaves an
+//! unreferenced file (collected later), never a link to missing bytes.
+
+use berth_meta::repositories::RepositoryRow;
+use berth_oci::{Digest, RepositoryName};
+use berth_store::UploadId;
+
+use crate::{Action, BodyStream, CoreError, Principal, Registry, RepositoryRef};
+
+/// How a `POST …/blobs/uploads/?mount=` ended.
+#[derive(Debug)]
+pub enum MountOutcome {
+    /// The blob is now in the repository; nothing needs uploading.
+    Mounted,
+    /// The source did not have it (or may not be read); an ordinary upload was started.
+    Started(UploadId),
+}
+
+impl Registry {
+    async fn upload_of(
+        &self,
+        principal: &Principal,
+        action: Action,
+        repo: &RepositoryRef,
+        id: UploadId,
+    ) -> Result<RepositoryRow, CoreError> {
+        let row = self.repository(principal, action, repo).await?;
+        match self.meta.upload_repository(&id.to_string()).await? {
+            Some(owner) if owner == row.id => Ok(row),
+            _ => Err(CoreError::UploadUnknown),
+        }
+    }
+
+    async fn link(&self, row: &RepositoryRow, digest: &Digest, size: u64) -> Result<(), CoreError> {
+        let size = i64::try_from(size).map_err(|e| CoreError::Internal(e.to_string()))?;
+        self.meta
+            .link_blob(row.id, &digest.to_string(), size, self.now_millis())
+            .await?;
+        Ok(())
+    }
+
+    /// Starts an upload session.
+    pub async fn start_upload(
+        &self,
+        principal: &Principal,
+        repo: &RepositoryRef,
+    ) -> Result<UploadId, CoreError> {
+        let row = self
+            .repository_for_push(principal, Action::InitiateLayerUpload, repo)
+            .await?;
+        let id = UploadId::new_random();
+        self.store.start_upload(id).await?;
+        self.meta
+            .create_upload(&id.to_string(), row.id, self.now_millis())
+            .await?;
+        Ok(id)
+    }
+
+    /// Links a blob from another repository of the same registry without moving bytes. When
+    /// the source does not hold it, falls back to starting an upload, as the spec asks.
+    pub async fn mount_blob(
+        &self,
+        principal: &Principal,
+        repo: &RepositoryRef,
+        from: &RepositoryName,
+        digest: &Digest,
+    ) -> Result<MountOutcome, CoreError> {
+        let target = self
+            .repository_for_push(principal, Action::InitiateLayerUpload, repo)
+            .await?;
+        let source_ref = RepositoryRef {
+            account: repo.account.clone(),
+            name: from.clone(),
+        };
+        let source = self
+            .repository(principal, Action::GetDownloadUrlForLayer, &source_ref)
+            .await;
+        if let Ok(source) = source {
+            let in_store = self.store.stat(digest).await?.is_some();
+            if in_store
+                && self
+                    .meta
+                    .mount_blob(source.id, target.id, &digest.to_string(), self.now_millis())
+                    .await?
+                    .is_some()
+            {
+                return Ok(MountOutcome::Mounted);
+            }
+        }
+        Ok(MountOutcome::Started(
+            self.start_upload(principal, repo).await?,
+        ))
+    }
+
+    /// The number of bytes an upload holds.
+    pub async fn upload_status(
+        &self,
+        principal: &Principal,
+        repo: &RepositoryRef,
+        id: UploadId,
+    ) -> Result<u64, CoreError> {
+        self.upload_of(principal, Action::UploadLayerPart, repo, id)
+            .await?;
+        Ok(self.store.upload_size(id).await?)
+    }
+
+    /// Appends a chunk. `offset` (from Content-Range) must be where the upload ends.
+    pub async fn upload_chunk<S: BodyStream>(
+        &self,
+        principal: &Principal,
+        repo: &RepositoryRef,
+        id: UploadId,
+        offset: Option<u64>,
+        body: S,
+    ) -> Result<u64, CoreError> {
+        self.upload_of(principal, Action::UploadLayerPart, repo, id)
+            .await?;
+        Ok(self.store.append(id, offset, body).await?)
+    }
+
+    /// Appends the final chunk, if any, verifies the digest and makes the blob visible.
+    pub async fn complete_upload<S: BodyStream>(
+        &self,
+        principal: &Principal,
+        repo: &RepositoryRef,
+        id: UploadId,
+        digest: &Digest,
+        body: S,
+    ) -> Result<u64, CoreError> {
+        let row = self
+            .upload_of(principal, Action::CompleteLayerUpload, repo, id)
+            .await?;
+        self.store.append(id, None, body).await?;
+        let committed = self.store.commit(id, digest).await;
+        if let Err(berth_store::StoreError::DigestMismatch { .. }) = &committed {
+            // The store discarded the bytes; the session goes with them.
+            self.meta.delete_upload(&id.to_string()).await?;
+        }
+        let size = committed?;
+        self.link(&row, digest, size).await?;
+        self.meta.delete_upload(&id.to_string()).await?;
+        Ok(size)
+    }
+
+    /// Abandons an upload and discards its bytes.
+    pub async fn cancel_upload(
+        &self,
+        principal: &Principal,
+        repo: &RepositoryRef,
+        id: UploadId,
+    ) -> Result<(), CoreError> {
+        self.upload_of(principal, Action::UploadLayerPart, repo, id)
+            .await?;
+        self.meta.delete_upload(&id.to_string()).await?;
+        self.store.cancel(id).await?;
+        Ok(())
+    }
+
+    /// Uploads a whole blob in one request (`POST …/uploads/?digest=`).
+    pub async fn put_blob<S: BodyStream>(
+        &self,
+        principal: &Principal,
+        repo: &RepositoryRef,
+        digest: &Digest,
+        body: S,
+    ) -> Result<u64, CoreError> {
+        let row = self
+            .repository_for_push(principal, Action::InitiateLayerUpload, repo)
+            .await?;
+        // This session has no metadata row: it lives for one request, and a file orphaned by
+        // a crash is swept with other stale uploads.
+        let id = UploadId::new_random();
+        self.store.start_upload(id).await?;
+        if let Err(e) = self.store.append(id, Some(0), body).await {
+            let _ = self.store.cancel(id).await;
+            return Err(e.into());
+        }
+        let size = self.store.commit(id, digest).await?;
+        self.link(&row, digest, size).await?;
+        Ok(size)
+    }
+}

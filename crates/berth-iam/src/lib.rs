@@ -1,0 +1,15 @@
+//! Identity: account ids, access keys and the registry tokens docker logs in with.
+//!
+//! A registry token is what ECR's GetAuthorizationToken hands out and `docker login` sends as
+//! the password of user `AWS`. berth's token is `base64url(claims) "." base64url(hmac)`, signed
+//! with a server secret, so checking it needs no database round trip: the manifest-by-tag hot
+//! path stays one indexed lookup.
+//!
+//! **Invariant:** pure code. Time is a parameter (`now`), never read here, so token expiry is
+//! tested by passing a time.
+
+mod ids;
+mod token;
+
+pub use ids::{AccessKeyId, AccountId, IdError, SecretAccessKey};
+pub use token::{TokenClaims, TokenError, TokenSigner, TOKEN_VALIDITY};

@@ -1,0 +1,95 @@
+//! Accounts, access keys and server settings.
+
+use sqlx::Row;
+
+use crate::{Meta, MetaError};
+
+/// An access key as stored.
+#[derive(Clone, Debug)]
+pub struct AccessKeyRow {
+    pub id: String,
+    pub account_id: String,
+    pub user_name: String,
+    /// FIXME(issue 10): stored plain until SigV4 lands with encrypted key storage.
+    pub secret: String,
+    pub created_at: i64,
+}
+
+impl Meta {
+    /// Returns the setting `name`, storing `proposed` first if it has none. Safe when several
+    /// nodes race: exactly one proposal wins and every node reads the winner.
+    pub async fn setting_or_insert(&self, name: &str, proposed: &str) -> Result<String, MetaError> {
+        let mut tx = self.write().await?;
+        sqlx::query(
+            "INSERT INTO settings (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
+        )
+        .bind(name)
+        .bind(proposed)
+        .execute(&mut *tx.tx)
+        .await?;
+        let value: String = sqlx::query_scalar("SELECT value FROM settings WHERE name = $1")
+            .bind(name)
+            .fetch_one(&mut *tx.tx)
+            .await?;
+        tx.commit().await?;
+        Ok(value)
+    }
+
+    pub async fn setting(&self, name: &str) -> Result<Option<String>, MetaError> {
+        Ok(
+            sqlx::query_scalar("SELECT value FROM settings WHERE name = $1")
+                .bind(name)
+                .fetch_optional(&self.pool)
+                .await?,
+        )
+    }
+
+    /// Creates an account unless it exists.
+    pub async fn ensure_account(&self, id: &str, now: i64) -> Result<(), MetaError> {
+        let mut tx = self.write().await?;
+        sqlx::query(
+            "INSERT INTO accounts (id, created_at) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING",
+        )
+        .bind(id)
+        .bind(now)
+        .execute(&mut *tx.tx)
+        .await?;
+        tx.commit().await
+    }
+
+    /// Stores an access key; an existing key with the same id is left as it is.
+    pub async fn insert_access_key(&self, key: &AccessKeyRow) -> Result<(), MetaError> {
+        let mut tx = self.write().await?;
+        sqlx::query(
+            "INSERT INTO access_keys (id, account_id, user_name, secret, created_at) \
+             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (id) DO NOTHING",
+        )
+        .bind(&key.id)
+        .bind(&key.account_id)
+        .bind(&key.user_name)
+        .bind(&key.secret)
+        .bind(key.created_at)
+        .execute(&mut *tx.tx)
+        .await?;
+        tx.commit().await
+    }
+
+    pub async fn access_key(&self, id: &str) -> Result<Option<AccessKeyRow>, MetaError> {
+        let row = sqlx::query(
+            "SELECT id, account_id, user_name, secret, created_at FROM access_keys WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| {
+            Ok(AccessKeyRow {
+                id: r.try_get(0)?,
+                account_id: r.try_get(1)?,
+                user_name: r.try_get(2)?,
+                secret: r.try_get(3)?,
+                created_at: r.try_get(4)?,
+            })
+        })
+        .transpose()
+    }
+}

@@ -1,0 +1,21 @@
+//! The one error type of the metadata layer.
+
+#[derive(Debug, thiserror::Error)]
+pub enum MetaError {
+    #[error("metadata database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("the repository already exists")]
+    RepositoryExists,
+    #[error("the repository does not exist")]
+    RepositoryNotFound,
+    #[error("the repository still holds images")]
+    RepositoryNotEmpty,
+    #[error("the tag already points at {existing} and is immutable")]
+    TagImmutable { existing: String },
+    #[error("unsupported metadata URL {0:?}: use sqlite://… or postgres://…")]
+    UnsupportedUrl(String),
+    #[error("the manifest references {digest}, which is not in the repository")]
+    MissingReference { digest: String, is_manifest: bool },
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+}

@@ -1,0 +1,310 @@
+//! Manifests and tags: what `docker push` writes and `docker pull` reads.
+
+use sqlx::any::AnyRow;
+use sqlx::Row;
+
+use crate::pool::WriteTx;
+use crate::{Meta, MetaError};
+
+/// A manifest as served: its digest, media type and the exact bytes pushed.
+#[derive(Clone, Debug)]
+pub struct ManifestRow {
+    pub digest: String,
+    pub media_type: String,
+    pub body: Vec<u8>,
+}
+
+/// A manifest that names another as its subject, for the referrers API.
+#[derive(Clone, Debug)]
+pub struct ReferrerRow {
+    pub digest: String,
+    pub media_type: String,
+    pub artifact_type: Option<String>,
+    pub size: i64,
+    pub annotations: Option<String>,
+}
+
+/// A manifest to store, with everything it references.
+pub struct NewManifest<'a> {
+    pub repository_id: i64,
+    pub digest: &'a str,
+    pub media_type: &'a str,
+    pub artifact_type: Option<&'a str>,
+    pub subject: Option<&'a str>,
+    pub annotations: Option<String>,
+    pub body: &'a [u8],
+    /// The sum of the layer sizes, as ECR reports `imageSizeInBytes`.
+    pub image_size: i64,
+    /// Blobs (config and layers) that must be linked into the repository.
+    pub blobs: Vec<String>,
+    /// Child manifests that must already be in the repository.
+    pub children: Vec<String>,
+    pub now: i64,
+}
+
+/// A tag to point at the manifest in the same transaction.
+pub struct TagUpdate<'a> {
+    pub name: &'a str,
+    /// Computed by the caller from the repository's mutability rules for this tag.
+    pub immutable: bool,
+}
+
+fn manifest_row(r: &AnyRow) -> Result<ManifestRow, MetaError> {
+    Ok(ManifestRow {
+        digest: r.try_get(0)?,
+        media_type: r.try_get(1)?,
+        body: r.try_get(2)?,
+    })
+}
+
+impl Meta {
+    /// Stores a manifest and optionally tags it, atomically. Every referenced blob and child
+    /// manifest must be in the repository; an immutable tag may only be re-pushed with the
+    /// digest it already has.
+    pub async fn put_manifest(
+        &self,
+        m: &NewManifest<'_>,
+        tag: Option<TagUpdate<'_>>,
+    ) -> Result<(), MetaError> {
+        let mut tx = self.write().await?;
+        for digest in &m.blobs {
+            let linked: Option<i64> = sqlx::query_scalar(
+                "SELECT 1 FROM repository_blobs WHERE repository_id = $1 AND digest = $2",
+            )
+            .bind(m.repository_id)
+            .bind(digest)
+            .fetch_optional(&mut *tx.tx)
+            .await?;
+            if linked.is_none() {
+                return Err(MetaError::MissingReference {
+                    digest: digest.clone(),
+                    is_manifest: false,
+                });
+            }
+        }
+        for digest in &m.children {
+            let present: Option<i64> = sqlx::query_scalar(
+                "SELECT 1 FROM manifests WHERE repository_id = $1 AND digest = $2",
+            )
+            .bind(m.repository_id)
+            .bind(digest)
+            .fetch_optional(&mut *tx.tx)
+            .await?;
+            if present.is_none() {
+                return Err(MetaError::MissingReference {
+                    digest: digest.clone(),
+                    is_manifest: true,
+                });
+            }
+        }
+        let inserted = sqlx::query(
+            "INSERT INTO manifests (repository_id, digest, media_type, artifact_type, subject, \
+             annotations, size, image_size, body, pushed_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
+             ON CONFLICT (repository_id, digest) DO NOTHING",
+        )
+        .bind(m.repository_id)
+        .bind(m.digest)
+        .bind(m.media_type)
+        .bind(m.artifact_type)
+        .bind(m.subject)
+        .bind(&m.annotations)
+        .bind(m.body.len() as i64)
+        .bind(m.image_size)
+        .bind(m.body)
+        .bind(m.now)
+        .execute(&mut *tx.tx)
+        .await?;
+        if inserted.rows_affected() > 0 {
+            for child in m.blobs.iter().chain(&m.children) {
+                sqlx::query(
+                    "INSERT INTO manifest_references (repository_id, parent, child) \
+                     VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+                )
+                .bind(m.repository_id)
+                .bind(m.digest)
+                .bind(child)
+                .execute(&mut *tx.tx)
+                .await?;
+            }
+        }
+        if let Some(tag) = tag {
+            write_tag(&mut tx, m.repository_id, &tag, m.digest, m.now).await?;
+        }
+        tx.commit().await
+    }
+
+    /// The manifest tagged `tag` in `account`/`name`, in one indexed lookup: the pull hot path.
+    pub async fn manifest_by_tag(
+        &self,
+        account: &str,
+        name: &str,
+        tag: &str,
+    ) -> Result<Option<ManifestRow>, MetaError> {
+        let row = sqlx::query(
+            "SELECT m.digest, m.media_type, m.body FROM repositories r \
+             JOIN tags t ON t.repository_id = r.id \
+             JOIN manifests m ON m.repository_id = r.id AND m.digest = t.digest \
+             WHERE r.account_id = $1 AND r.name = $2 AND t.name = $3",
+        )
+        .bind(account)
+        .bind(name)
+        .bind(tag)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(manifest_row).transpose()
+    }
+
+    pub async fn manifest_by_digest(
+        &self,
+        account: &str,
+        name: &str,
+        digest: &str,
+    ) -> Result<Option<ManifestRow>, MetaError> {
+        let row = sqlx::query(
+            "SELECT m.digest, m.media_type, m.body FROM repositories r \
+             JOIN manifests m ON m.repository_id = r.id \
+             WHERE r.account_id = $1 AND r.name = $2 AND m.digest = $3",
+        )
+        .bind(account)
+        .bind(name)
+        .bind(digest)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(manifest_row).transpose()
+    }
+
+    /// Deletes a manifest and every tag that points at it. Returns whether it existed.
+    pub async fn delete_manifest(
+        &self,
+        repository_id: i64,
+        digest: &str,
+    ) -> Result<bool, MetaError> {
+        let mut tx = self.write().await?;
+        for sql in [
+            "DELETE FROM tags WHERE repository_id = $1 AND digest = $2",
+            "DELETE FROM manifest_references WHERE repository_id = $1 AND parent = $2",
+        ] {
+            sqlx::query(sql)
+                .bind(repository_id)
+                .bind(digest)
+                .execute(&mut *tx.tx)
+                .await?;
+        }
+        let done = sqlx::query("DELETE FROM manifests WHERE repository_id = $1 AND digest = $2")
+            .bind(repository_id)
+            .bind(digest)
+            .execute(&mut *tx.tx)
+            .await?;
+        tx.commit().await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    /// Removes one tag and leaves the manifest and its other tags alone.
+    pub async fn delete_tag(&self, repository_id: i64, tag: &str) -> Result<bool, MetaError> {
+        let mut tx = self.write().await?;
+        let done = sqlx::query("DELETE FROM tags WHERE repository_id = $1 AND name = $2")
+            .bind(repository_id)
+            .bind(tag)
+            .execute(&mut *tx.tx)
+            .await?;
+        tx.commit().await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    /// Tags in lexical (byte) order after `after`, at most `limit`.
+    pub async fn list_tags(
+        &self,
+        repository_id: i64,
+        after: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<String>, MetaError> {
+        // `COLLATE "C"` on PostgreSQL gives the byte order SQLite uses by default.
+        let collate = match self.backend() {
+            crate::Backend::Postgres => " COLLATE \"C\"",
+            crate::Backend::Sqlite => "",
+        };
+        Ok(sqlx::query_scalar(&format!(
+            "SELECT name FROM tags WHERE repository_id = $1 AND name{collate} > $2 \
+             ORDER BY name{collate} LIMIT $3"
+        ))
+        .bind(repository_id)
+        .bind(after.unwrap_or(""))
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// Manifests whose subject is `digest`, in digest order.
+    pub async fn referrers(
+        &self,
+        repository_id: i64,
+        digest: &str,
+    ) -> Result<Vec<ReferrerRow>, MetaError> {
+        let rows = sqlx::query(
+            "SELECT digest, media_type, artifact_type, size, annotations FROM manifests \
+             WHERE repository_id = $1 AND subject = $2 ORDER BY digest",
+        )
+        .bind(repository_id)
+        .bind(digest)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(ReferrerRow {
+                    digest: r.try_get(0)?,
+                    media_type: r.try_get(1)?,
+                    artifact_type: r.try_get(2)?,
+                    size: r.try_get(3)?,
+                    annotations: r.try_get(4)?,
+                })
+            })
+            .collect()
+    }
+}
+
+/// Points `tag` at `digest`. The insert is tried first so that two pushes racing on a new
+/// immutable tag cannot both win: exactly one insert succeeds and the other sees its digest.
+async fn write_tag(
+    tx: &mut WriteTx<'_>,
+    repository_id: i64,
+    tag: &TagUpdate<'_>,
+    digest: &str,
+    now: i64,
+) -> Result<(), MetaError> {
+    let inserted = sqlx::query(
+        "INSERT INTO tags (repository_id, name, digest, updated_at) VALUES ($1, $2, $3, $4) \
+         ON CONFLICT (repository_id, name) DO NOTHING",
+    )
+    .bind(repository_id)
+    .bind(tag.name)
+    .bind(digest)
+    .bind(now)
+    .execute(&mut *tx.tx)
+    .await?;
+    if inserted.rows_affected() > 0 {
+        return Ok(());
+    }
+    let existing: String =
+        sqlx::query_scalar("SELECT digest FROM tags WHERE repository_id = $1 AND name = $2")
+            .bind(repository_id)
+            .bind(tag.name)
+            .fetch_one(&mut *tx.tx)
+            .await?;
+    if existing == digest {
+        return Ok(());
+    }
+    if tag.immutable {
+        return Err(MetaError::TagImmutable { existing });
+    }
+    sqlx::query(
+        "UPDATE tags SET digest = $1, updated_at = $2 WHERE repository_id = $3 AND name = $4",
+    )
+    .bind(digest)
+    .bind(now)
+    .bind(repository_id)
+    .bind(tag.name)
+    .execute(&mut *tx.tx)
+    .await?;
+    Ok(())
+}

@@ -1,0 +1,83 @@
+//! The connection pool, the engine it talks to, and SQLite's writer lock.
+
+use std::str::FromStr;
+
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::{Any, AnyPool, Transaction};
+use tokio::sync::{Mutex, MutexGuard};
+
+use crate::{schema, MetaError};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+pub struct Meta {
+    pub(crate) pool: AnyPool,
+    backend: Backend,
+    /// Serializes write transactions on SQLite; unused on PostgreSQL, which has row locks.
+    writer: Mutex<()>,
+}
+
+/// A write transaction, holding SQLite's writer lock for its lifetime.
+pub(crate) struct WriteTx<'a> {
+    pub(crate) tx: Transaction<'static, Any>,
+    _guard: Option<MutexGuard<'a, ()>>,
+}
+
+impl Meta {
+    /// Connects to `url` (`sqlite://path?mode=rwc` or `postgres://…`) and brings the schema up
+    /// to date.
+    pub async fn connect(url: &str) -> Result<Meta, MetaError> {
+        sqlx::any::install_default_drivers();
+        let backend = if url.starts_with("sqlite:") {
+            Backend::Sqlite
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            Backend::Postgres
+        } else {
+            return Err(MetaError::UnsupportedUrl(url.to_owned()));
+        };
+        let options = AnyConnectOptions::from_str(url)?;
+        // sqlx's SQLite defaults are already WAL, synchronous=FULL and a 5 s busy timeout.
+        let pool = AnyPoolOptions::new()
+            .max_connections(16)
+            .connect_with(options)
+            .await?;
+        let meta = Meta {
+            pool,
+            backend,
+            writer: Mutex::new(()),
+        };
+        schema::migrate(&meta).await?;
+        Ok(meta)
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    pub(crate) async fn write(&self) -> Result<WriteTx<'_>, MetaError> {
+        let guard = match self.backend {
+            Backend::Sqlite => Some(self.writer.lock().await),
+            Backend::Postgres => None,
+        };
+        Ok(WriteTx {
+            tx: self.pool.begin().await?,
+            _guard: guard,
+        })
+    }
+
+    /// Closes every connection, so SQLite checkpoints its WAL on shutdown.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+impl WriteTx<'_> {
+    pub(crate) async fn commit(self) -> Result<(), MetaError> {
+        self.tx.commit().await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,53 @@
+//! The HTTP front doors of berth: the OCI Distribution API under `/v2`, the admin API the
+//! `berth` CLI talks to, and health probes.
+//!
+//! Every route is listed in [`router`]. `/v2` paths, whose repository names contain slashes,
+//! are parsed by hand into an [`oci::route::OciEndpoint`] and dispatched in [`oci::dispatch`].
+//! Handlers are thin: authenticate, call one [`berth_core::Registry`] method, render.
+//!
+//! **Invariants:**
+//! - Core errors reach a client only through [`oci::error`] (OCI JSON) or [`admin`]'s
+//!   ECR-style JSON, by exhaustive mapping; internal details are logged, never sent.
+//! - No handler holds business rules, SQL or blob I/O.
+//!
+//! Start reading at [`router`] and [`serve::serve`].
+
+pub mod admin;
+mod health;
+pub mod oci;
+pub mod serve;
+mod state;
+
+pub use serve::{serve, ServeConfig};
+pub use state::AppState;
+
+use axum::routing::{get, post};
+use axum::Router;
+
+/// Every route of the server, in one place.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .route("/berth/admin/v1/token", post(admin::token))
+        .route(
+            "/berth/admin/v1/repositories/create",
+            post(admin::create_repository),
+        )
+        .route(
+            "/berth/admin/v1/repositories/list",
+            post(admin::list_repositories),
+        )
+        .route(
+            "/berth/admin/v1/repositories/delete",
+            post(admin::delete_repository),
+        )
+        .route(
+            "/berth/admin/v1/repositories/set-mutability",
+            post(admin::set_mutability),
+        )
+        .route("/v2", axum::routing::any(oci::dispatch))
+        .route("/v2/", axum::routing::any(oci::dispatch))
+        .route("/v2/{*path}", axum::routing::any(oci::dispatch))
+        .with_state(state)
+}

@@ -1,0 +1,118 @@
+//! `/v2/<name>/manifests/<reference>`: GET, HEAD, PUT, DELETE.
+
+use axum::body::Body;
+use axum::http::{header, Method, StatusCode};
+use axum::response::Response;
+use berth_core::RepositoryRef;
+use berth_oci::{ErrorCode, Reference, MAX_MANIFEST_BYTES};
+
+use super::{respond, Handled, OciError, OciRequest};
+
+fn parse_reference(s: &str) -> Result<Reference, OciError> {
+    Reference::parse(s).ok_or_else(|| {
+        if s.contains(':') {
+            OciError::new(
+                ErrorCode::DigestInvalid,
+                "the digest is malformed or unsupported",
+            )
+        } else {
+            OciError::new(
+                ErrorCode::TagInvalid,
+                "a tag is 1 to 128 of [A-Za-z0-9_.-] and cannot start with '.' or '-'",
+            )
+        }
+    })
+}
+
+/// The media types listed in Accept headers, without parameters or weights.
+fn accepted(headers: &axum::http::HeaderMap) -> Vec<String> {
+    headers
+        .get_all(header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|t| t.split(';').next().unwrap_or("").trim().to_owned())
+        .filter(|t| !t.is_empty())
+        .collect()
+}
+
+pub async fn get(req: OciRequest, repo: RepositoryRef, reference: &str) -> Handled {
+    let reference = parse_reference(reference)?;
+    let m = req
+        .state
+        .registry
+        .get_manifest(&req.principal, &repo, &reference, &accepted(&req.headers))
+        .await?;
+    let headers = [
+        ("content-type", m.media_type),
+        ("docker-content-digest", m.digest.to_string()),
+        ("content-length", m.body.len().to_string()),
+        ("etag", format!("\"{}\"", m.digest)),
+    ];
+    let body = if req.method == Method::HEAD {
+        Body::empty()
+    } else {
+        Body::from(m.body)
+    };
+    Ok(respond(StatusCode::OK, &headers, body))
+}
+
+pub async fn put(req: OciRequest, repo: RepositoryRef, reference: &str) -> Handled {
+    let reference = parse_reference(reference)?;
+    let too_large = || {
+        OciError::new(
+            ErrorCode::SizeInvalid,
+            format!("the manifest is larger than {MAX_MANIFEST_BYTES} bytes"),
+        )
+        .with_status(StatusCode::PAYLOAD_TOO_LARGE)
+    };
+    let declared = req
+        .headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > MAX_MANIFEST_BYTES) {
+        return Err(too_large());
+    }
+    let body = axum::body::to_bytes(req.body, MAX_MANIFEST_BYTES)
+        .await
+        .map_err(|_| too_large())?;
+    let content_type = req
+        .headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok());
+    let pushed = req
+        .state
+        .registry
+        .put_manifest(&req.principal, &repo, &reference, content_type, &body)
+        .await?;
+    let mut headers = vec![
+        (
+            "location",
+            format!("/v2/{}/manifests/{}", repo.name, pushed.digest),
+        ),
+        ("docker-content-digest", pushed.digest.to_string()),
+        ("content-length", "0".to_owned()),
+    ];
+    if let Some(subject) = pushed.subject {
+        headers.push(("oci-subject", subject.to_string()));
+    }
+    Ok(respond(StatusCode::CREATED, &headers, Body::empty()))
+}
+
+pub async fn delete(req: OciRequest, repo: RepositoryRef, reference: &str) -> Handled {
+    let reference = parse_reference(reference)?;
+    req.state
+        .registry
+        .delete_manifest(&req.principal, &repo, &reference)
+        .await?;
+    Ok(accepted_response())
+}
+
+pub(crate) fn accepted_response() -> Response {
+    respond(
+        StatusCode::ACCEPTED,
+        &[("content-length", "0".into())],
+        Body::empty(),
+    )
+}

@@ -1,0 +1,128 @@
+//! Client subcommands that talk to a running server's admin API.
+
+use anyhow::{bail, Context};
+use serde_json::{json, Value};
+
+#[derive(clap::Args, Debug)]
+pub struct Connection {
+    /// The server's URL.
+    #[arg(long, env = "BERTH_ENDPOINT", default_value = "http://127.0.0.1:5000")]
+    endpoint: String,
+    /// Access key id (the root key printed at first start, or an IAM user's).
+    #[arg(long, env = "AWS_ACCESS_KEY_ID")]
+    access_key_id: String,
+    /// Secret access key.
+    #[arg(long, env = "AWS_SECRET_ACCESS_KEY", hide_env_values = true)]
+    secret_access_key: String,
+}
+
+#[derive(clap::Subcommand, Debug)]
+pub enum RepoCommand {
+    /// Create a repository.
+    Create {
+        name: String,
+        /// MUTABLE, IMMUTABLE, IMMUTABLE_WITH_EXCLUSION or MUTABLE_WITH_EXCLUSION.
+        #[arg(long, default_value = "MUTABLE")]
+        tag_mutability: String,
+        /// An exclusion filter (wildcard `*`); repeat for more.
+        #[arg(long = "filter")]
+        filters: Vec<String>,
+        #[arg(long)]
+        scan_on_push: bool,
+        #[command(flatten)]
+        conn: Connection,
+    },
+    /// List repositories.
+    List {
+        #[command(flatten)]
+        conn: Connection,
+    },
+    /// Delete a repository; one that holds images needs --force.
+    Delete {
+        name: String,
+        #[arg(long)]
+        force: bool,
+        #[command(flatten)]
+        conn: Connection,
+    },
+    /// Change a repository's tag mutability.
+    SetMutability {
+        name: String,
+        tag_mutability: String,
+        #[arg(long = "filter")]
+        filters: Vec<String>,
+        #[command(flatten)]
+        conn: Connection,
+    },
+}
+
+fn call(conn: &Connection, operation: &str, body: Value) -> anyhow::Result<Value> {
+    use base64::Engine as _;
+    let url = format!(
+        "{}/berth/admin/v1/{operation}",
+        conn.endpoint.trim_end_matches('/')
+    );
+    let credentials = base64::engine::general_purpose::STANDARD
+        .encode(format!("{}:{}", conn.access_key_id, conn.secret_access_key));
+    let response = ureq::post(&url)
+        .set("authorization", &format!("Basic {credentials}"))
+        .send_json(body);
+    match response {
+        Ok(r) => r.into_json().context("reading the server's answer"),
+        Err(ureq::Error::Status(_, r)) => {
+            let v: Value = r.into_json().unwrap_or(Value::Null);
+            bail!(
+                "{}: {}",
+                v["__type"].as_str().unwrap_or("error"),
+                v["message"]
+                    .as_str()
+                    .unwrap_or("the server refused the request")
+            )
+        }
+        Err(e) => Err(e).with_context(|| format!("calling {url}")),
+    }
+}
+
+pub fn login_password(conn: &Connection) -> anyhow::Result<()> {
+    let v = call(conn, "token", json!({}))?;
+    let token = v["token"].as_str().context("the server sent no token")?;
+    println!("{token}");
+    Ok(())
+}
+
+fn print(v: &Value) -> anyhow::Result<()> {
+    println!("{}", serde_json::to_string_pretty(v)?);
+    Ok(())
+}
+
+pub fn repo(cmd: RepoCommand) -> anyhow::Result<()> {
+    match cmd {
+        RepoCommand::Create {
+            name,
+            tag_mutability,
+            filters,
+            scan_on_push,
+            conn,
+        } => print(&call(
+            &conn,
+            "repositories/create",
+            json!({ "name": name, "tagMutability": tag_mutability, "filters": filters, "scanOnPush": scan_on_push }),
+        )?),
+        RepoCommand::List { conn } => print(&call(&conn, "repositories/list", json!({}))?),
+        RepoCommand::Delete { name, force, conn } => print(&call(
+            &conn,
+            "repositories/delete",
+            json!({ "name": name, "force": force }),
+        )?),
+        RepoCommand::SetMutability {
+            name,
+            tag_mutability,
+            filters,
+            conn,
+        } => print(&call(
+            &conn,
+            "repositories/set-mutability",
+            json!({ "name": name, "tagMutability": tag_mutability, "filters": filters }),
+        )?),
+    }
+}

@@ -1,0 +1,124 @@
+//! `berth serve`: open the registry, print how to use it, serve until SIGTERM.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use berth_core::{Registry, RegistryConfig, SystemClock};
+use berth_iam::{AccessKeyId, SecretAccessKey};
+use berth_server::{AppState, ServeConfig};
+
+use crate::config::{LogFormat, ServeArgs};
+
+/// In-flight requests get this long to finish after SIGTERM.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
+/// Requests served at once before new ones queue.
+const MAX_CONCURRENT_REQUESTS: usize = 4096;
+
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+/// The root key pair from `BERTH_ROOT_ACCESS_KEY_ID` and `BERTH_ROOT_SECRET_ACCESS_KEY`.
+fn root_key_from_env() -> anyhow::Result<Option<(AccessKeyId, SecretAccessKey)>> {
+    match (
+        std::env::var("BERTH_ROOT_ACCESS_KEY_ID").ok(),
+        std::env::var("BERTH_ROOT_SECRET_ACCESS_KEY").ok(),
+    ) {
+        (Some(id), Some(secret)) => Ok(Some((
+            id.parse().context("BERTH_ROOT_ACCESS_KEY_ID")?,
+            SecretAccessKey::new(secret),
+        ))),
+        (None, None) => Ok(None),
+        _ => anyhow::bail!(
+            "set both BERTH_ROOT_ACCESS_KEY_ID and BERTH_ROOT_SECRET_ACCESS_KEY, or neither"
+        ),
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(mut term) => {
+            tokio::select! {
+                _ = ctrl_c => {},
+                _ = term.recv() => {},
+            }
+        }
+        Err(_) => {
+            let _ = ctrl_c.await;
+        }
+    }
+}
+
+pub fn run(args: ServeArgs) -> anyhow::Result<()> {
+    let settings = args.resolve()?;
+    init_logging(settings.log_format);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    runtime.block_on(async move {
+        std::fs::create_dir_all(&settings.data_dir)
+            .with_context(|| format!("creating {}", settings.data_dir.display()))?;
+        let config = RegistryConfig {
+            data_dir: settings.data_dir.clone(),
+            metadata_url: settings.metadata.clone(),
+            region: settings.region.clone(),
+            auto_create_repositories: settings.auto_create_repositories,
+        };
+        let clock = Arc::new(SystemClock::new(settings.clock_offset_seconds));
+        let (registry, boot) = Registry::open(config, clock, root_key_from_env()?)
+            .await
+            .context("opening the registry")?;
+        let registry = Arc::new(registry);
+        let scheme = if settings.tls.is_some() { "https" } else { "http" };
+        let region = settings.region.clone();
+        let on_listening = move |addr: std::net::SocketAddr| {
+            let url = format!("{scheme}://{addr}");
+            let mut out = format!(
+                "berth {} is serving the registry at {url}\n  region:             {region}\n  account (registry): {}\n  root access key id: {}\n",
+                env!("CARGO_PKG_VERSION"),
+                boot.account,
+                boot.root_access_key_id,
+            );
+            match &boot.new_root_secret {
+                Some(secret) => out.push_str(&format!(
+                    "  root secret key:    {}   (shown once: store it now)\n",
+                    secret.expose()
+                )),
+                None => out.push_str("  root secret key:    (shown at first start)\n"),
+            }
+            out.push_str(&format!(
+                "  docker login:       AWS_ACCESS_KEY_ID={} AWS_SECRET_ACCESS_KEY=… berth login-password --endpoint {url} | docker login --username AWS --password-stdin {addr}\nlistening on {addr}\n",
+                boot.root_access_key_id
+            ));
+            print!("{out}");
+            use std::io::Write;
+            let _ = std::io::stdout().flush();
+        };
+        let serve_config = ServeConfig {
+            listen: settings.listen,
+            tls: settings.tls.clone(),
+            drain_timeout: DRAIN_TIMEOUT,
+            max_concurrent_requests: MAX_CONCURRENT_REQUESTS,
+        };
+        let state = AppState {
+            registry: registry.clone(),
+        };
+        berth_server::serve(state, serve_config, shutdown_signal(), on_listening)
+            .await
+            .with_context(|| format!("serving on {}", settings.listen))?;
+        registry.close().await;
+        tracing::info!("stopped");
+        Ok(())
+    })
+}

@@ -1,0 +1,268 @@
+"""The OCI Distribution v1.1 workflows over raw HTTP: pull, push, discovery, management."""
+
+import json
+import os
+
+from oci import (
+    DOCKER_LIST, DOCKER_MANIFEST, OCI_INDEX, OCI_MANIFEST, descriptor, error_code,
+    image_manifest, push_blob, push_image, put_manifest, sha256,
+)
+
+
+def test_base_endpoint_answers_with_api_version(server):
+    r = server.request("GET", "/v2/")
+    assert r.status_code == 200
+    assert r.headers["Docker-Distribution-API-Version"] == "registry/2.0"
+
+
+def test_manifest_get_and_head_by_tag_and_digest(server):
+    server.create_repo("web-app")
+    digest, body = push_image(server, "web-app", "v1")
+    for ref in ["v1", digest]:
+        r = server.request("GET", f"/v2/web-app/manifests/{ref}", headers={"Accept": OCI_MANIFEST})
+        assert r.status_code == 200
+        assert r.content == body
+        assert r.headers["Content-Type"] == OCI_MANIFEST
+        assert r.headers["Docker-Content-Digest"] == digest
+        h = server.request("HEAD", f"/v2/web-app/manifests/{ref}")
+        assert h.status_code == 200
+        assert h.headers["Content-Length"] == str(len(body))
+        assert h.content == b""
+
+
+def test_manifest_not_in_accept_list_is_not_served(server):
+    server.create_repo("neg")
+    push_image(server, "neg", "v1")
+    r = server.request("GET", "/v2/neg/manifests/v1", headers={"Accept": DOCKER_MANIFEST})
+    assert r.status_code == 404
+    assert error_code(r) == "MANIFEST_UNKNOWN"
+
+
+def test_blob_get_head_and_ranges(server):
+    server.create_repo("blobs")
+    data = os.urandom(5000)
+    digest = push_blob(server, "blobs", data)
+    r = server.request("GET", f"/v2/blobs/blobs/{digest}")
+    assert r.status_code == 200 and r.content == data
+    assert r.headers["Docker-Content-Digest"] == digest
+    h = server.request("HEAD", f"/v2/blobs/blobs/{digest}")
+    assert h.status_code == 200 and h.headers["Content-Length"] == "5000"
+    r = server.request("GET", f"/v2/blobs/blobs/{digest}", headers={"Range": "bytes=10-19"})
+    assert r.status_code == 206 and r.content == data[10:20]
+    assert r.headers["Content-Range"] == "bytes 10-19/5000"
+    r = server.request("GET", f"/v2/blobs/blobs/{digest}", headers={"Range": "bytes=4990-"})
+    assert r.status_code == 206 and r.content == data[4990:]
+    r = server.request("GET", f"/v2/blobs/blobs/{digest}", headers={"Range": "bytes=-5"})
+    assert r.status_code == 206 and r.content == data[-5:]
+
+
+def test_bad_range_headers_get_416(server):
+    server.create_repo("ranges")
+    digest = push_blob(server, "ranges", b"0123456789")
+    for bad in ["bytes=20-30", "bytes=5-2", "bytes=0-1,3-4", "pages=0-1", "bytes=x-"]:
+        r = server.request("GET", f"/v2/ranges/blobs/{digest}", headers={"Range": bad})
+        assert r.status_code == 416, bad
+        assert error_code(r) == "RANGE_INVALID"
+        assert r.headers["Content-Range"] == "bytes */10"
+
+
+def test_single_request_monolithic_upload(server):
+    server.create_repo("mono")
+    data = b"single post"
+    r = server.request("POST", "/v2/mono/blobs/uploads/", params={"digest": sha256(data)}, data=data)
+    assert r.status_code == 201
+    assert r.headers["Location"] == f"/v2/mono/blobs/{sha256(data)}"
+    assert server.request("GET", r.headers["Location"]).content == data
+
+
+def test_chunked_upload_with_status_and_out_of_order_chunks(server):
+    server.create_repo("chunks")
+    data = os.urandom(3000)
+    r = server.request("POST", "/v2/chunks/blobs/uploads/")
+    loc = r.headers["Location"]
+    # A first chunk that does not start at 0 is refused.
+    r = server.request("PATCH", loc, data=data[:10], headers={"Content-Range": "5-14"})
+    assert r.status_code == 416
+    r = server.request("PATCH", loc, data=data[:1000], headers={"Content-Range": "0-999"})
+    assert r.status_code == 202 and r.headers["Range"] == "0-999"
+    loc = r.headers["Location"]
+    # Out of order: starts past the end.
+    r = server.request("PATCH", loc, data=data[1500:2000], headers={"Content-Range": "1500-1999"})
+    assert r.status_code == 416
+    assert r.headers["Range"] == "0-999"
+    s = server.request("GET", loc)
+    assert s.status_code == 204 and s.headers["Range"] == "0-999"
+    assert s.headers["Location"] == loc
+    r = server.request("PATCH", loc, data=data[1000:2000], headers={"Content-Range": "1000-1999"})
+    assert r.status_code == 202 and r.headers["Range"] == "0-1999"
+    r = server.request("PUT", loc, params={"digest": sha256(data)}, data=data[2000:],
+                       headers={"Content-Range": "2000-2999"})
+    assert r.status_code == 201, r.text
+    assert server.request("GET", f"/v2/chunks/blobs/{sha256(data)}").content == data
+
+
+def test_streamed_patch_without_content_range(server):
+    server.create_repo("stream")
+    r = server.request("POST", "/v2/stream/blobs/uploads/")
+    r = server.request("PATCH", r.headers["Location"], data=b"abc")
+    r = server.request("PATCH", r.headers["Location"], data=b"def")
+    assert r.headers["Range"] == "0-5"
+    r = server.request("PUT", r.headers["Location"], params={"digest": sha256(b"abcdef")})
+    assert r.status_code == 201
+
+
+def test_cancelled_upload_is_gone(server):
+    server.create_repo("cancel")
+    loc = server.request("POST", "/v2/cancel/blobs/uploads/").headers["Location"]
+    server.request("PATCH", loc, data=b"partial")
+    assert server.request("DELETE", loc).status_code == 204
+    r = server.request("GET", loc)
+    assert r.status_code == 404 and error_code(r) == "BLOB_UPLOAD_UNKNOWN"
+    r = server.request("PUT", loc, params={"digest": sha256(b"partial")})
+    assert r.status_code == 404
+
+
+def test_upload_survives_a_restart(server):
+    server.create_repo("resume")
+    loc = server.request("POST", "/v2/resume/blobs/uploads/").headers["Location"]
+    server.request("PATCH", loc, data=b"before restart ", headers={"Content-Range": "0-14"})
+    server.restart()
+    r = server.request("PATCH", loc, data=b"after", headers={"Content-Range": "15-19"})
+    assert r.status_code == 202, r.text
+    r = server.request("PUT", loc, params={"digest": sha256(b"before restart after")})
+    assert r.status_code == 201, r.text
+
+
+def test_cross_repository_mount(server):
+    server.create_repo("src")
+    server.create_repo("dst")
+    digest = push_blob(server, "src", b"shared layer")
+    r = server.request("POST", "/v2/dst/blobs/uploads/", params={"mount": digest, "from": "src"})
+    assert r.status_code == 201
+    assert r.headers["Location"] == f"/v2/dst/blobs/{digest}"
+    assert server.request("GET", f"/v2/dst/blobs/{digest}").content == b"shared layer"
+    # A blob the source lacks falls back to a new upload session.
+    r = server.request("POST", "/v2/dst/blobs/uploads/", params={"mount": sha256(b"nope"), "from": "src"})
+    assert r.status_code == 202 and "/blobs/uploads/" in r.headers["Location"]
+
+
+def test_blob_from_another_repository_is_not_visible_without_mount(server):
+    server.create_repo("one")
+    server.create_repo("two")
+    digest = push_blob(server, "one", b"private")
+    r = server.request("GET", f"/v2/two/blobs/{digest}")
+    assert r.status_code == 404 and error_code(r) == "BLOB_UNKNOWN"
+
+
+def test_tags_list_is_lexical_and_paginated(server):
+    server.create_repo("tags")
+    digest, body = push_image(server, "tags", "b")
+    for tag in ["c", "a", "B", "a1"]:
+        assert put_manifest(server, "tags", tag, body).status_code == 201
+    r = server.request("GET", "/v2/tags/tags/list")
+    assert r.json() == {"name": "tags", "tags": ["B", "a", "a1", "b", "c"]}
+    r = server.request("GET", "/v2/tags/tags/list", params={"n": 2})
+    assert r.json()["tags"] == ["B", "a"]
+    assert r.headers["Link"] == '</v2/tags/tags/list?n=2&last=a>; rel="next"'
+    r = server.request("GET", "/v2/tags/tags/list", params={"n": 2, "last": "a"})
+    assert r.json()["tags"] == ["a1", "b"]
+    r = server.request("GET", "/v2/tags/tags/list", params={"n": 0})
+    assert r.json()["tags"] == []
+    r = server.request("GET", "/v2/tags/tags/list", params={"n": "many"})
+    assert r.status_code == 400
+
+
+def test_catalog_is_paginated(server):
+    for name in ["zeta", "alpha", "team/mid"]:
+        server.create_repo(name)
+    r = server.request("GET", "/v2/_catalog")
+    assert r.json() == {"repositories": ["alpha", "team/mid", "zeta"]}
+    r = server.request("GET", "/v2/_catalog", params={"n": 1, "last": "alpha"})
+    assert r.json() == {"repositories": ["team/mid"]}
+    assert "last=team/mid" in r.headers["Link"]
+
+
+def test_referrers_with_artifact_type_filter_and_subject_header(server):
+    server.create_repo("refs")
+    subject_digest, subject_body = push_image(server, "refs", "v1")
+    subject = descriptor(OCI_MANIFEST, subject_body)
+    empty = b"{}"
+    push_blob(server, "refs", empty)
+    sig_layer = push_blob(server, "refs", b"signature")
+    for artifact_type in ["application/vnd.example.sig", "application/vnd.example.sbom"]:
+        body = json.dumps({
+            "schemaVersion": 2, "mediaType": OCI_MANIFEST, "artifactType": artifact_type,
+            "config": {"mediaType": "application/vnd.oci.empty.v1+json", "digest": sha256(empty), "size": 2},
+            "layers": [{"mediaType": "application/octet-stream", "digest": sig_layer, "size": 9}],
+            "subject": subject, "annotations": {"kind": artifact_type},
+        }).encode()
+        r = put_manifest(server, "refs", sha256(body), body)
+        assert r.status_code == 201, r.text
+        assert r.headers["OCI-Subject"] == subject_digest
+    r = server.request("GET", f"/v2/refs/referrers/{subject_digest}")
+    assert r.status_code == 200
+    assert r.headers["Content-Type"] == OCI_INDEX
+    found = r.json()["manifests"]
+    assert sorted(m["artifactType"] for m in found) == ["application/vnd.example.sbom", "application/vnd.example.sig"]
+    assert all(m["annotations"]["kind"] == m["artifactType"] for m in found)
+    r = server.request("GET", f"/v2/refs/referrers/{subject_digest}",
+                       params={"artifactType": "application/vnd.example.sig"})
+    assert [m["artifactType"] for m in r.json()["manifests"]] == ["application/vnd.example.sig"]
+    assert r.headers["OCI-Filters-Applied"] == "artifactType"
+    r = server.request("GET", f"/v2/refs/referrers/{sha256(b'nothing')}")
+    assert r.status_code == 200 and r.json()["manifests"] == []
+
+
+def test_delete_by_tag_removes_only_the_tag(server):
+    server.create_repo("del")
+    digest, body = push_image(server, "del", "v1")
+    put_manifest(server, "del", "v2", body)
+    assert server.request("DELETE", "/v2/del/manifests/v1").status_code == 202
+    assert server.request("GET", "/v2/del/manifests/v1").status_code == 404
+    assert server.request("GET", "/v2/del/manifests/v2").status_code == 200
+    assert server.request("GET", f"/v2/del/manifests/{digest}").status_code == 200
+
+
+def test_delete_by_digest_removes_manifest_and_tags(server):
+    server.create_repo("deld")
+    digest, _ = push_image(server, "deld", "v1")
+    assert server.request("DELETE", f"/v2/deld/manifests/{digest}").status_code == 202
+    assert server.request("GET", f"/v2/deld/manifests/{digest}").status_code == 404
+    assert server.request("GET", "/v2/deld/manifests/v1").status_code == 404
+    assert server.request("GET", "/v2/deld/tags/list").json()["tags"] == []
+    r = server.request("DELETE", f"/v2/deld/manifests/{digest}")
+    assert r.status_code == 404 and error_code(r) == "MANIFEST_UNKNOWN"
+
+
+def test_delete_blob(server):
+    server.create_repo("delb")
+    digest = push_blob(server, "delb", b"bye")
+    assert server.request("DELETE", f"/v2/delb/blobs/{digest}").status_code == 202
+    r = server.request("HEAD", f"/v2/delb/blobs/{digest}")
+    assert r.status_code == 404
+
+
+def test_all_four_manifest_types_are_accepted(server):
+    server.create_repo("types")
+    oci_digest, oci_body = push_image(server, "types", "oci")
+    docker_digest, docker_body = push_image(server, "types", "docker", media_type=DOCKER_MANIFEST)
+    for media_type, child_type, child in [(OCI_INDEX, OCI_MANIFEST, oci_body), (DOCKER_LIST, DOCKER_MANIFEST, docker_body)]:
+        index = json.dumps({"schemaVersion": 2, "mediaType": media_type, "manifests": [
+            descriptor(child_type, child, platform={"architecture": "amd64", "os": "linux"})]}).encode()
+        r = put_manifest(server, "types", "list", index, media_type)
+        assert r.status_code == 201, r.text
+        g = server.request("GET", "/v2/types/manifests/list", headers={"Accept": media_type})
+        assert g.headers["Content-Type"] == media_type and g.content == index
+
+
+def test_sha512_digest_reference_is_accepted(server):
+    import hashlib
+    server.create_repo("sha512")
+    config, layer = b'{"a":1}', b"layer"
+    push_blob(server, "sha512", config)
+    push_blob(server, "sha512", layer)
+    body = image_manifest(config, [layer])
+    ref = "sha512:" + hashlib.sha512(body).hexdigest()
+    r = put_manifest(server, "sha512", ref, body)
+    assert r.status_code == 201, r.text
+    assert server.request("GET", f"/v2/sha512/manifests/{ref}").content == body
