@@ -5,7 +5,8 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use axum_server::tls_rustls::RustlsConfig;
+use axum_server::accept::NoDelayAcceptor;
+use axum_server::tls_rustls::{RustlsAcceptor, RustlsConfig};
 use axum_server::Handle;
 
 use crate::{router, AppState};
@@ -30,6 +31,8 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
     on_listening: impl FnOnce(SocketAddr) + Send + 'static,
 ) -> std::io::Result<()> {
+    // TCP_NODELAY: hyper writes headers and body separately, and with Nagle's algorithm the
+    // second write waits for the client's delayed ACK, adding ~40 ms to small responses.
     let app = router(state).layer(tower::limit::GlobalConcurrencyLimitLayer::new(
         config.max_concurrent_requests,
     ));
@@ -51,6 +54,7 @@ pub async fn serve(
     match config.tls {
         None => {
             axum_server::bind(config.listen)
+                .acceptor(NoDelayAcceptor::new())
                 .handle(handle)
                 .serve(service)
                 .await
@@ -59,7 +63,8 @@ pub async fn serve(
             // ring is the one crypto provider compiled in; installing twice is harmless.
             let _ = rustls::crypto::ring::default_provider().install_default();
             let tls = RustlsConfig::from_pem_file(cert, key).await?;
-            axum_server::bind_rustls(config.listen, tls)
+            axum_server::bind(config.listen)
+                .acceptor(RustlsAcceptor::new(tls).acceptor(NoDelayAcceptor::new()))
                 .handle(handle)
                 .serve(service)
                 .await

@@ -30,8 +30,12 @@ fn init_logging(format: LogFormat) {
 /// The root key pair from `BERTH_ROOT_ACCESS_KEY_ID` and `BERTH_ROOT_SECRET_ACCESS_KEY`.
 fn root_key_from_env() -> anyhow::Result<Option<(AccessKeyId, SecretAccessKey)>> {
     match (
-        std::env::var("BERTH_ROOT_ACCESS_KEY_ID").ok(),
-        std::env::var("BERTH_ROOT_SECRET_ACCESS_KEY").ok(),
+        std::env::var("BERTH_ROOT_ACCESS_KEY_ID")
+            .ok()
+            .filter(|v| !v.is_empty()),
+        std::env::var("BERTH_ROOT_SECRET_ACCESS_KEY")
+            .ok()
+            .filter(|v| !v.is_empty()),
     ) {
         (Some(id), Some(secret)) => Ok(Some((
             id.parse().context("BERTH_ROOT_ACCESS_KEY_ID")?,

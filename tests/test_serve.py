@@ -1,0 +1,112 @@
+"""`berth serve` itself: first start, configuration sources, TLS, health, logs, shutdown."""
+
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import time
+
+import requests
+
+from conftest import BERTH
+
+
+def test_first_start_prints_account_and_a_working_key_pair_once(make_server):
+    s = make_server(extra_env={"BERTH_ROOT_ACCESS_KEY_ID": "", "BERTH_ROOT_SECRET_ACCESS_KEY": ""})
+    assert re.search(r"account \(registry\): \d{12}\n", s.stdout)
+    assert "region:             us-east-1" in s.stdout
+    key = re.search(r"root access key id: (AKIA[A-Z2-7]{16})", s.stdout).group(1)
+    secret = re.search(r"root secret key:    (\S+)   \(shown once", s.stdout).group(1)
+    assert f"docker login --username AWS --password-stdin {s.host}" in s.stdout
+    token = s.berth("login-password", env=s.env(AWS_ACCESS_KEY_ID=key, AWS_SECRET_ACCESS_KEY=secret)).stdout.strip()
+    assert requests.get(s.url + "/v2/", auth=("AWS", token)).status_code == 200
+    s.restart()
+    assert key in s.stdout and secret not in s.stdout
+    assert "(shown at first start)" in s.stdout
+
+
+def test_config_file_then_environment_then_flags(make_server, tmp_path):
+    cfg = tmp_path / "berth.toml"
+    cfg.write_text('region = "eu-west-1"\nauto_create_repositories = true\n')
+    s = make_server(extra_env={"BERTH_CONFIG": str(cfg)})
+    assert "region:             eu-west-1" in s.stdout
+    s.restart(BERTH_REGION="ap-south-1")
+    assert "region:             ap-south-1" in s.stdout
+    s.extra_args = ["--region", "us-west-2"]
+    s.restart(BERTH_REGION="ap-south-1")
+    assert "region:             us-west-2" in s.stdout
+    # auto_create_repositories came from the file.
+    from oci import push_blob
+    push_blob(s, "auto/made", b"x")
+
+
+def test_bad_configuration_is_refused_with_a_clear_message(tmp_path):
+    cfg = tmp_path / "berth.toml"
+    cfg.write_text('regoin = "typo"\n')
+    r = subprocess.run([BERTH, "serve", "--config", str(cfg)], capture_output=True, text=True, timeout=30)
+    assert r.returncode != 0
+    assert "unknown field `regoin`" in r.stderr
+    r = subprocess.run([BERTH, "serve", "--metadata", "mysql://x"], capture_output=True, text=True,
+                       timeout=30, cwd=tmp_path)
+    assert r.returncode != 0 and "unsupported metadata URL" in r.stderr
+
+
+def test_health_and_readiness(server):
+    assert requests.get(server.url + "/healthz").status_code == 200
+    assert requests.get(server.url + "/readyz").status_code == 200
+
+
+def test_json_logs(make_server):
+    s = make_server(extra_args=["--log-format", "json"])
+    s.request("GET", "/v2/")
+    s.stop()
+    lines = [l for l in s.server_log().splitlines() if l.strip()]
+    assert lines
+    for line in lines:
+        entry = json.loads(line)
+        assert "level" in entry and "fields" in entry
+
+
+def test_tls_from_certificate_files(make_server, tmp_path):
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                    "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+                    "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True)
+    s = make_server(extra_args=["--tls-cert", str(cert), "--tls-key", str(key)])
+    assert f"https://{s.host}" in s.stdout
+    url = f"https://{s.host}"
+    r = requests.get(url + "/v2/", verify=str(cert))
+    assert r.status_code == 401
+    env = s.env()
+    token = requests.post(url + "/berth/admin/v1/token", json={}, verify=str(cert),
+                          auth=(env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"])).json()["token"]
+    assert requests.get(url + "/v2/", auth=("AWS", token), verify=str(cert)).status_code == 200
+    r = subprocess.run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "--cacert", str(cert),
+                        url + "/healthz"], capture_output=True, text=True)
+    assert r.stdout == "200"
+
+
+def test_sigterm_drains_an_in_flight_upload(server):
+    server.create_repo("drain")
+    loc = server.request("POST", "/v2/drain/blobs/uploads/").headers["Location"]
+    import base64
+    auth = base64.b64encode(f"AWS:{server.token()}".encode()).decode()
+    body = b"x" * 100_000
+    sock = socket.create_connection(("127.0.0.1", server.port))
+    sock.sendall((f"PATCH {loc} HTTP/1.1\r\nHost: {server.host}\r\nAuthorization: Basic {auth}\r\n"
+                  f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n").encode() + body[:50_000])
+    time.sleep(0.3)
+    server.proc.send_signal(signal.SIGTERM)
+    time.sleep(0.5)
+    assert server.proc.poll() is None, "the server exited with a request in flight"
+    # New connections are no longer accepted while draining.
+    sock.sendall(body[50_000:])
+    sock.settimeout(10)
+    answer = b""
+    while chunk := sock.recv(4096):
+        answer += chunk
+    assert answer.startswith(b"HTTP/1.1 202"), answer[:200]
+    assert b"range: 0-99999" in answer.lower()
+    assert server.proc.wait(30) == 0
