@@ -4,7 +4,36 @@
 //! (`repository_blobs`). A manifest may only reference blobs linked into its own repository;
 //! a cross-repository mount adds a link without moving bytes.
 
+use crate::pool::WriteTx;
 use crate::{Meta, MetaError};
+
+async fn link_blob_in(
+    tx: &mut WriteTx<'_>,
+    repository_id: i64,
+    digest: &str,
+    size: i64,
+    now: i64,
+) -> Result<(), MetaError> {
+    sqlx::query(
+        "INSERT INTO blobs (digest, size, created_at) VALUES ($1, $2, $3) \
+         ON CONFLICT (digest) DO NOTHING",
+    )
+    .bind(digest)
+    .bind(size)
+    .bind(now)
+    .execute(&mut *tx.tx)
+    .await?;
+    sqlx::query(
+        "INSERT INTO repository_blobs (repository_id, digest, created_at) VALUES ($1, $2, $3) \
+         ON CONFLICT (repository_id, digest) DO NOTHING",
+    )
+    .bind(repository_id)
+    .bind(digest)
+    .bind(now)
+    .execute(&mut *tx.tx)
+    .await?;
+    Ok(())
+}
 
 impl Meta {
     /// The size of `digest` if it is linked into the repository.
@@ -32,24 +61,7 @@ impl Meta {
         now: i64,
     ) -> Result<(), MetaError> {
         let mut tx = self.write().await?;
-        sqlx::query(
-            "INSERT INTO blobs (digest, size, created_at) VALUES ($1, $2, $3) \
-             ON CONFLICT (digest) DO NOTHING",
-        )
-        .bind(digest)
-        .bind(size)
-        .bind(now)
-        .execute(&mut *tx.tx)
-        .await?;
-        sqlx::query(
-            "INSERT INTO repository_blobs (repository_id, digest, created_at) VALUES ($1, $2, $3) \
-             ON CONFLICT (repository_id, digest) DO NOTHING",
-        )
-        .bind(repository_id)
-        .bind(digest)
-        .bind(now)
-        .execute(&mut *tx.tx)
-        .await?;
+        link_blob_in(&mut tx, repository_id, digest, size, now).await?;
         tx.commit().await
     }
 

@@ -11,7 +11,7 @@
 //! - Timestamps are milliseconds since the Unix epoch, handed in by the caller's clock.
 //!
 //! Start at [`Meta::connect`], then the query modules by table: [`accounts`], [`repositories`],
-//! [`blobs`], [`images`], [`uploads`].
+//! [`blobs`], [`images`].
 
 pub mod accounts;
 pub mod blobs;
@@ -20,7 +20,6 @@ pub mod images;
 mod pool;
 pub mod repositories;
 mod schema;
-pub mod uploads;
 
 pub use error::MetaError;
 pub use pool::{Backend, Meta};

@@ -40,9 +40,25 @@ impl Meta {
             return Err(MetaError::UnsupportedUrl(url.to_owned()));
         };
         let options = AnyConnectOptions::from_str(url)?;
-        // sqlx's SQLite defaults are already WAL, synchronous=FULL and a 5 s busy timeout.
+        // sqlx's URL form of SQLite options cannot ask for WAL, so every connection sets its
+        // pragmas here. WAL lets readers run beside the one writer and makes each commit a
+        // single fsync; synchronous=FULL keeps an acknowledged commit across a power loss.
         let pool = AnyPoolOptions::new()
             .max_connections(16)
+            .after_connect(move |conn, _meta| {
+                Box::pin(async move {
+                    if backend == Backend::Sqlite {
+                        for pragma in [
+                            "PRAGMA journal_mode = WAL",
+                            "PRAGMA synchronous = FULL",
+                            "PRAGMA foreign_keys = ON",
+                        ] {
+                            sqlx::query(pragma).execute(&mut *conn).await?;
+                        }
+                    }
+                    Ok(())
+                })
+            })
             .connect_with(options)
             .await?;
         let meta = Meta {

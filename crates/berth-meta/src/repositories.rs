@@ -127,7 +127,6 @@ impl Meta {
             "manifest_references",
             "manifests",
             "repository_blobs",
-            "uploads",
         ] {
             sqlx::query(&format!("DELETE FROM {table} WHERE repository_id = $1"))
                 .bind(repo.id)

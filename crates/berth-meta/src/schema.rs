@@ -77,11 +77,6 @@ CREATE TABLE IF NOT EXISTS tags (
     PRIMARY KEY (repository_id, name)
 );
 CREATE INDEX IF NOT EXISTS tags_by_digest ON tags (repository_id, digest);
-CREATE TABLE IF NOT EXISTS uploads (
-    id TEXT PRIMARY KEY,
-    repository_id BIGINT NOT NULL REFERENCES repositories(id),
-    created_at BIGINT NOT NULL
-);
 CREATE TABLE IF NOT EXISTS jobs (
     id @ID@,
     name TEXT NOT NULL,

@@ -27,6 +27,15 @@ impl UploadId {
     }
 }
 
+/// An upload as the store files it: its id and the repository that owns it. The owner is part
+/// of the file name, so an upload can only be continued through its own repository, and the
+/// pairing survives a restart without any metadata row.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct UploadKey {
+    pub id: UploadId,
+    pub owner: i64,
+}
+
 impl std::fmt::Display for UploadId {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         self.0.as_hyphenated().fmt(f)
@@ -46,7 +55,7 @@ pub struct BlobStore {
     root: PathBuf,
     /// Encryption key id of the blob namespace; "default" until envelope encryption exists.
     key_id: &'static str,
-    uploads: Mutex<HashMap<UploadId, UploadLock>>,
+    uploads: Mutex<HashMap<UploadKey, UploadLock>>,
 }
 
 /// An open blob, positioned at the start of the requested range.
@@ -97,8 +106,23 @@ impl BlobStore {
             key_id: "default",
             uploads: Mutex::new(HashMap::new()),
         };
-        tokio::fs::create_dir_all(store.root.join("uploads")).await?;
-        tokio::fs::create_dir_all(store.root.join("blobs").join(store.key_id)).await?;
+        let root = store.root.clone();
+        let key_id = store.key_id;
+        // Every fan-out directory exists from the start, so committing a blob never creates a
+        // directory whose own entry would need another fsync.
+        io_blocking(move || {
+            std::fs::create_dir_all(root.join("uploads"))?;
+            for algorithm in [berth_oci::Algorithm::Sha256, berth_oci::Algorithm::Sha512] {
+                let base = root.join("blobs").join(key_id).join(algorithm.as_str());
+                for prefix in 0..=255u8 {
+                    std::fs::create_dir_all(base.join(format!("{prefix:02x}")))?;
+                }
+                fsync_dir(&base)?;
+            }
+            fsync_dir(&root.join("blobs").join(key_id))?;
+            fsync_dir(&root)
+        })
+        .await?;
         Ok(store)
     }
 
@@ -112,16 +136,18 @@ impl BlobStore {
             .join(hex)
     }
 
-    fn upload_path(&self, id: UploadId) -> PathBuf {
-        self.root.join("uploads").join(id.to_string())
+    fn upload_path(&self, key: UploadKey) -> PathBuf {
+        self.root
+            .join("uploads")
+            .join(format!("{}.{}", key.id, key.owner))
     }
 
-    fn upload_lock(&self, id: UploadId) -> UploadLock {
+    fn upload_lock(&self, id: UploadKey) -> UploadLock {
         let mut map = self.uploads.lock().unwrap_or_else(|p| p.into_inner());
         map.entry(id).or_default().clone()
     }
 
-    fn forget_upload(&self, id: UploadId) {
+    fn forget_upload(&self, id: UploadKey) {
         let mut map = self.uploads.lock().unwrap_or_else(|p| p.into_inner());
         map.remove(&id);
     }
@@ -176,23 +202,23 @@ impl BlobStore {
         })
     }
 
-    /// Creates an empty upload.
-    pub async fn start_upload(&self, id: UploadId) -> Result<(), StoreError> {
+    /// Creates an empty upload. Nothing is fsynced yet: until a chunk is acknowledged there is
+    /// nothing to lose, and the first chunk makes the file's directory entry durable.
+    pub async fn start_upload(&self, id: UploadKey) -> Result<(), StoreError> {
         let path = self.upload_path(id);
         io_blocking(move || {
             OpenOptions::new()
                 .write(true)
                 .create_new(true)
-                .open(&path)?
-                .sync_all()?;
-            fsync_dir(path.parent().unwrap_or(Path::new(".")))
+                .open(&path)
+                .map(drop)
         })
         .await?;
         Ok(())
     }
 
     /// The number of bytes an upload holds.
-    pub async fn upload_size(&self, id: UploadId) -> Result<u64, StoreError> {
+    pub async fn upload_size(&self, id: UploadKey) -> Result<u64, StoreError> {
         match tokio::fs::metadata(self.upload_path(id)).await {
             Ok(m) => Ok(m.len()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(StoreError::UploadUnknown),
@@ -200,12 +226,12 @@ impl BlobStore {
         }
     }
 
-    /// Appends `body` to an upload. `offset`, when given, must equal the bytes already held, so
-    /// an out-of-order chunk is refused. On any failure the upload is cut back to its previous
-    /// length, so a refused chunk changes nothing. Returns the new size.
+    /// Appends an acknowledged chunk to an upload. `offset`, when given, must equal the bytes
+    /// already held, so an out-of-order chunk is refused. On any failure the upload is cut back
+    /// to its previous length, so a refused chunk changes nothing. Returns the new size.
     pub async fn append<S, E>(
         &self,
-        id: UploadId,
+        key: UploadKey,
         offset: Option<u64>,
         body: S,
     ) -> Result<u64, StoreError>
@@ -213,10 +239,82 @@ impl BlobStore {
         S: Stream<Item = Result<Bytes, E>> + Send,
         E: std::fmt::Display,
     {
-        let lock = self.upload_lock(id);
+        let lock = self.upload_lock(key);
         let mut state = lock.lock().await;
-        let path = self.upload_path(id);
-        let current = self.upload_size(id).await?;
+        let (before, size) = self.write_locked(key, &mut state, offset, body).await?;
+        if before == 0 && size > 0 {
+            // The first acknowledged bytes make the file's directory entry worth keeping.
+            let dir = self.root.join("uploads");
+            io_blocking(move || fsync_dir(&dir)).await?;
+        }
+        Ok(size)
+    }
+
+    /// Writes the final part of an upload (possibly empty), verifies that the whole upload
+    /// hashes to `expected`, and makes it the blob of that digest. The upload is consumed
+    /// either way: a digest mismatch discards it, as distribution does. Returns the blob's size.
+    pub async fn commit<S, E>(
+        &self,
+        key: UploadKey,
+        expected: &Digest,
+        body: S,
+    ) -> Result<u64, StoreError>
+    where
+        S: Stream<Item = Result<Bytes, E>> + Send,
+        E: std::fmt::Display,
+    {
+        let lock = self.upload_lock(key);
+        let mut state = lock.lock().await;
+        self.write_locked(key, &mut state, None, body).await?;
+        let path = self.upload_path(key);
+        let current = self.upload_size(key).await?;
+        let (actual, size) = match state.take() {
+            Some(s) if s.size == current && s.hasher.algorithm() == expected.algorithm() => {
+                (s.hasher.finish(), s.size)
+            }
+            _ => {
+                let p = path.clone();
+                let alg = expected.algorithm();
+                let (h, n) = io_blocking(move || hash_file(&p, Hasher::new(alg))).await?;
+                (h.finish(), n)
+            }
+        };
+        drop(state);
+        if &actual != expected {
+            let _ = tokio::fs::remove_file(&path).await;
+            self.forget_upload(key);
+            return Err(StoreError::DigestMismatch {
+                expected: expected.clone(),
+                actual,
+            });
+        }
+        let dest = self.blob_path(expected);
+        // The bytes are already durable: every write is fsynced before it returns.
+        io_blocking(move || {
+            let dir = dest.parent().unwrap_or(Path::new("."));
+            // Renaming over an existing blob of the same digest is harmless: same bytes.
+            std::fs::rename(&path, &dest)?;
+            fsync_dir(dir)
+        })
+        .await?;
+        self.forget_upload(key);
+        Ok(size)
+    }
+
+    /// Appends `body` with the upload's lock held. Returns the sizes before and after.
+    async fn write_locked<S, E>(
+        &self,
+        key: UploadKey,
+        state: &mut Option<HashState>,
+        offset: Option<u64>,
+        body: S,
+    ) -> Result<(u64, u64), StoreError>
+    where
+        S: Stream<Item = Result<Bytes, E>> + Send,
+        E: std::fmt::Display,
+    {
+        let path = self.upload_path(key);
+        let current = self.upload_size(key).await?;
         if let Some(given) = offset {
             if given != current {
                 return Err(StoreError::OffsetMismatch {
@@ -236,9 +334,8 @@ impl BlobStore {
         };
         let p = path.clone();
         let file = io_blocking(move || {
-            let f = OpenOptions::new().write(true).open(&p)?;
+            let mut f = OpenOptions::new().write(true).open(&p)?;
             f.set_len(current)?;
-            let mut f = f;
             f.seek(SeekFrom::End(0))?;
             Ok(f)
         })
@@ -247,7 +344,7 @@ impl BlobStore {
             Ok((_file, hasher, written)) => {
                 let size = current + written;
                 *state = Some(HashState { hasher, size });
-                Ok(size)
+                Ok((current, size))
             }
             Err(e) => {
                 io_blocking(move || {
@@ -265,51 +362,8 @@ impl BlobStore {
         }
     }
 
-    /// Verifies that an upload hashes to `expected` and makes it the blob of that digest.
-    /// The upload is consumed either way: a digest mismatch discards it, as distribution does.
-    /// Returns the blob's size.
-    pub async fn commit(&self, id: UploadId, expected: &Digest) -> Result<u64, StoreError> {
-        let lock = self.upload_lock(id);
-        let mut state = lock.lock().await;
-        let path = self.upload_path(id);
-        let current = self.upload_size(id).await?;
-        let (actual, size) = match state.take() {
-            Some(s) if s.size == current && s.hasher.algorithm() == expected.algorithm() => {
-                (s.hasher.finish(), s.size)
-            }
-            _ => {
-                let p = path.clone();
-                let alg = expected.algorithm();
-                let (h, n) = io_blocking(move || hash_file(&p, Hasher::new(alg))).await?;
-                (h.finish(), n)
-            }
-        };
-        if &actual != expected {
-            let _ = tokio::fs::remove_file(&path).await;
-            drop(state);
-            self.forget_upload(id);
-            return Err(StoreError::DigestMismatch {
-                expected: expected.clone(),
-                actual,
-            });
-        }
-        let dest = self.blob_path(expected);
-        io_blocking(move || {
-            File::open(&path)?.sync_all()?;
-            let dir = dest.parent().unwrap_or(Path::new("."));
-            std::fs::create_dir_all(dir)?;
-            // Renaming over an existing blob of the same digest is harmless: same bytes.
-            std::fs::rename(&path, &dest)?;
-            fsync_dir(dir)
-        })
-        .await?;
-        drop(state);
-        self.forget_upload(id);
-        Ok(size)
-    }
-
     /// Discards an upload. Unknown uploads are an error so that the caller can report it.
-    pub async fn cancel(&self, id: UploadId) -> Result<(), StoreError> {
+    pub async fn cancel(&self, id: UploadKey) -> Result<(), StoreError> {
         let lock = self.upload_lock(id);
         let _state = lock.lock().await;
         let result = match tokio::fs::remove_file(self.upload_path(id)).await {
@@ -353,7 +407,10 @@ mod tests {
     #[tokio::test]
     async fn chunked_upload_commits_only_with_the_right_digest() {
         let store = BlobStore::open(tempdir("commit")).await.unwrap();
-        let id = UploadId::new_random();
+        let id = UploadKey {
+            id: UploadId::new_random(),
+            owner: 1,
+        };
         store.start_upload(id).await.unwrap();
         assert_eq!(
             store.append(id, Some(0), body(&[b"hello "])).await.unwrap(),
@@ -370,20 +427,23 @@ mod tests {
             store.append(id, Some(6), body(&[b"world"])).await.unwrap(),
             11
         );
-        let digest = Digest::sha256_of(b"hello world");
-        assert_eq!(store.commit(id, &digest).await.unwrap(), 11);
-        assert_eq!(store.stat(&digest).await.unwrap(), Some(11));
+        let digest = Digest::sha256_of(b"hello world!");
+        assert_eq!(store.commit(id, &digest, body(&[b"!"])).await.unwrap(), 12);
+        assert_eq!(store.stat(&digest).await.unwrap(), Some(12));
     }
 
     #[tokio::test]
     async fn digest_mismatch_leaves_no_blob() {
         let store = BlobStore::open(tempdir("mismatch")).await.unwrap();
-        let id = UploadId::new_random();
+        let id = UploadKey {
+            id: UploadId::new_random(),
+            owner: 1,
+        };
         store.start_upload(id).await.unwrap();
         store.append(id, None, body(&[b"abc"])).await.unwrap();
         let wrong = Digest::sha256_of(b"abd");
         assert!(matches!(
-            store.commit(id, &wrong).await,
+            store.commit(id, &wrong, body(&[])).await,
             Err(StoreError::DigestMismatch { .. })
         ));
         assert_eq!(store.stat(&wrong).await.unwrap(), None);
@@ -396,7 +456,10 @@ mod tests {
     #[tokio::test]
     async fn interrupted_chunk_is_cut_back() {
         let store = BlobStore::open(tempdir("cut")).await.unwrap();
-        let id = UploadId::new_random();
+        let id = UploadKey {
+            id: UploadId::new_random(),
+            owner: 1,
+        };
         store.start_upload(id).await.unwrap();
         store.append(id, None, body(&[b"abc"])).await.unwrap();
         let broken = futures_util::stream::iter(vec![
@@ -408,13 +471,38 @@ mod tests {
             Err(StoreError::BodyInterrupted(_))
         ));
         assert_eq!(store.upload_size(id).await.unwrap(), 3);
-        store.commit(id, &Digest::sha256_of(b"abc")).await.unwrap();
+        store
+            .commit(id, &Digest::sha256_of(b"abc"), body(&[]))
+            .await
+            .unwrap();
+    }
+
+    #[tokio::test]
+    async fn an_upload_is_invisible_to_other_owners() {
+        let store = BlobStore::open(tempdir("owner")).await.unwrap();
+        let id = UploadKey {
+            id: UploadId::new_random(),
+            owner: 1,
+        };
+        store.start_upload(id).await.unwrap();
+        let other = UploadKey { owner: 2, ..id };
+        assert!(matches!(
+            store.upload_size(other).await,
+            Err(StoreError::UploadUnknown)
+        ));
+        assert!(matches!(
+            store.append(other, None, body(&[b"x"])).await,
+            Err(StoreError::UploadUnknown)
+        ));
     }
 
     #[tokio::test]
     async fn upload_resumes_after_state_is_lost() {
         let dir = tempdir("resume");
-        let id = UploadId::new_random();
+        let id = UploadKey {
+            id: UploadId::new_random(),
+            owner: 1,
+        };
         {
             let store = BlobStore::open(&dir).await.unwrap();
             store.start_upload(id).await.unwrap();
@@ -423,7 +511,7 @@ mod tests {
         let store = BlobStore::open(&dir).await.unwrap();
         store.append(id, Some(5), body(&[b"second"])).await.unwrap();
         store
-            .commit(id, &Digest::sha256_of(b"firstsecond"))
+            .commit(id, &Digest::sha256_of(b"firstsecond"), body(&[]))
             .await
             .unwrap();
     }

@@ -16,5 +16,5 @@ mod blob_store;
 mod error;
 mod writer;
 
-pub use blob_store::{BlobRead, BlobStore, UploadId};
+pub use blob_store::{BlobRead, BlobStore, UploadId, UploadKey};
 pub use error::StoreError;

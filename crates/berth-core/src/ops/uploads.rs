@@ -3,10 +3,15 @@
 //! The order of every commit is: the store verifies the digest and makes the bytes durable,
 //! then the metadata links the blob into the repository. A crash between the two leaves an
 //! unreferenced file (collected later), never a link to missing bytes.
+//!
+//! Upload sessions have no metadata row: the store files each one under its id and its
+//! repository's id, so a session survives restarts and cannot be continued through another
+//! repository. Sessions of a deleted repository are never resumable, because repository ids
+//! are not reused; their files wait for garbage collection.
 
 use berth_meta::repositories::RepositoryRow;
 use berth_oci::{Digest, RepositoryName};
-use berth_store::UploadId;
+use berth_store::{UploadId, UploadKey};
 
 use crate::{Action, BodyStream, CoreError, Principal, Registry, RepositoryRef};
 
@@ -20,18 +25,18 @@ pub enum MountOutcome {
 }
 
 impl Registry {
-    async fn upload_of(
+    /// Authorizes `action` on the repository and names the upload within it. Whether the
+    /// upload exists is the store's answer: an id from another repository names no file.
+    async fn upload_key(
         &self,
         principal: &Principal,
         action: Action,
         repo: &RepositoryRef,
         id: UploadId,
-    ) -> Result<RepositoryRow, CoreError> {
+    ) -> Result<(RepositoryRow, UploadKey), CoreError> {
         let row = self.repository(principal, action, repo).await?;
-        match self.meta.upload_repository(&id.to_string()).await? {
-            Some(owner) if owner == row.id => Ok(row),
-            _ => Err(CoreError::UploadUnknown),
-        }
+        let key = UploadKey { id, owner: row.id };
+        Ok((row, key))
     }
 
     async fn link(&self, row: &RepositoryRow, digest: &Digest, size: u64) -> Result<(), CoreError> {
@@ -52,9 +57,8 @@ impl Registry {
             .repository_for_push(principal, Action::InitiateLayerUpload, repo)
             .await?;
         let id = UploadId::new_random();
-        self.store.start_upload(id).await?;
-        self.meta
-            .create_upload(&id.to_string(), row.id, self.now_millis())
+        self.store
+            .start_upload(UploadKey { id, owner: row.id })
             .await?;
         Ok(id)
     }
@@ -102,9 +106,10 @@ impl Registry {
         repo: &RepositoryRef,
         id: UploadId,
     ) -> Result<u64, CoreError> {
-        self.upload_of(principal, Action::UploadLayerPart, repo, id)
+        let (_, key) = self
+            .upload_key(principal, Action::UploadLayerPart, repo, id)
             .await?;
-        Ok(self.store.upload_size(id).await?)
+        Ok(self.store.upload_size(key).await?)
     }
 
     /// Appends a chunk. `offset` (from Content-Range) must be where the upload ends.
@@ -116,9 +121,10 @@ impl Registry {
         offset: Option<u64>,
         body: S,
     ) -> Result<u64, CoreError> {
-        self.upload_of(principal, Action::UploadLayerPart, repo, id)
+        let (_, key) = self
+            .upload_key(principal, Action::UploadLayerPart, repo, id)
             .await?;
-        Ok(self.store.append(id, offset, body).await?)
+        Ok(self.store.append(key, offset, body).await?)
     }
 
     /// Appends the final chunk, if any, verifies the digest and makes the blob visible.
@@ -130,18 +136,11 @@ impl Registry {
         digest: &Digest,
         body: S,
     ) -> Result<u64, CoreError> {
-        let row = self
-            .upload_of(principal, Action::CompleteLayerUpload, repo, id)
+        let (row, key) = self
+            .upload_key(principal, Action::CompleteLayerUpload, repo, id)
             .await?;
-        self.store.append(id, None, body).await?;
-        let committed = self.store.commit(id, digest).await;
-        if let Err(berth_store::StoreError::DigestMismatch { .. }) = &committed {
-            // The store discarded the bytes; the session goes with them.
-            self.meta.delete_upload(&id.to_string()).await?;
-        }
-        let size = committed?;
+        let size = self.store.commit(key, digest, body).await?;
         self.link(&row, digest, size).await?;
-        self.meta.delete_upload(&id.to_string()).await?;
         Ok(size)
     }
 
@@ -152,10 +151,10 @@ impl Registry {
         repo: &RepositoryRef,
         id: UploadId,
     ) -> Result<(), CoreError> {
-        self.upload_of(principal, Action::UploadLayerPart, repo, id)
+        let (_, key) = self
+            .upload_key(principal, Action::UploadLayerPart, repo, id)
             .await?;
-        self.meta.delete_upload(&id.to_string()).await?;
-        self.store.cancel(id).await?;
+        self.store.cancel(key).await?;
         Ok(())
     }
 
@@ -170,15 +169,19 @@ impl Registry {
         let row = self
             .repository_for_push(principal, Action::InitiateLayerUpload, repo)
             .await?;
-        // This session has no metadata row: it lives for one request, and a file orphaned by
-        // a crash is swept with other stale uploads.
-        let id = UploadId::new_random();
-        self.store.start_upload(id).await?;
-        if let Err(e) = self.store.append(id, Some(0), body).await {
-            let _ = self.store.cancel(id).await;
-            return Err(e.into());
-        }
-        let size = self.store.commit(id, digest).await?;
+        let key = UploadKey {
+            id: UploadId::new_random(),
+            owner: row.id,
+        };
+        self.store.start_upload(key).await?;
+        let size = match self.store.commit(key, digest, body).await {
+            Ok(size) => size,
+            Err(e) => {
+                // A digest mismatch already discarded the upload; anything else leaves it.
+                let _ = self.store.cancel(key).await;
+                return Err(e.into());
+            }
+        };
         self.link(&row, digest, size).await?;
         Ok(size)
     }

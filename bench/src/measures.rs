@@ -1,0 +1,542 @@
+//! The measures, each interleaved across the two servers and repeated.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, ensure, Context};
+use bytes::Bytes;
+use hyper::{Method, StatusCode};
+use sha2::Digest as _;
+
+use crate::client::Target;
+use crate::servers::{rss_kib, scratch_dir, start_berth, start_distribution};
+use crate::{wrk, Args};
+
+const CHUNK: usize = 16 * 1024 * 1024;
+const MIB: f64 = 1024.0 * 1024.0;
+const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
+
+fn sha256(data: &[u8]) -> String {
+    format!("sha256:{}", hex::encode(sha2::Sha256::digest(data)))
+}
+
+/// Deterministic incompressible bytes, fast to make.
+fn pseudo_random(len: usize, mut seed: u64) -> Vec<u8> {
+    let mut out = Vec::with_capacity(len + 8);
+    while out.len() < len {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        out.extend_from_slice(&seed.to_le_bytes());
+    }
+    out.truncate(len);
+    out
+}
+
+struct BigBlob {
+    chunks: Vec<Bytes>,
+    digest: String,
+    len: u64,
+}
+
+fn big_blob(mib: usize) -> BigBlob {
+    let data = Bytes::from(pseudo_random(mib * 1024 * 1024, 0x9e3779b97f4a7c15));
+    let digest = sha256(&data);
+    let chunks = (0..data.len())
+        .step_by(CHUNK)
+        .map(|i| data.slice(i..(i + CHUNK).min(data.len())))
+        .collect();
+    BigBlob {
+        chunks,
+        digest,
+        len: data.len() as u64,
+    }
+}
+
+async fn push_monolithic(t: &Target, blob: &BigBlob) -> anyhow::Result<f64> {
+    let start = Instant::now();
+    let loc = t.start_upload("bench").await?;
+    let a = t
+        .stream(
+            Method::PUT,
+            &Target::with_digest(&loc, &blob.digest),
+            &[("content-length", blob.len.to_string())],
+            blob.chunks.clone(),
+        )
+        .await?;
+    ensure!(
+        a.status == StatusCode::CREATED,
+        "{}: monolithic PUT answered {}",
+        t.name,
+        a.status
+    );
+    Ok(blob.len as f64 / MIB / start.elapsed().as_secs_f64())
+}
+
+async fn push_chunked(t: &Target, blob: &BigBlob) -> anyhow::Result<f64> {
+    let start = Instant::now();
+    let mut loc = t.start_upload("bench").await?;
+    let mut offset = 0u64;
+    for chunk in &blob.chunks {
+        let end = offset + chunk.len() as u64 - 1;
+        let headers = [
+            ("content-range", format!("{offset}-{end}")),
+            ("content-type", "application/octet-stream".into()),
+        ];
+        let a = t.call(Method::PATCH, &loc, &headers, chunk.clone()).await?;
+        ensure!(
+            a.status == StatusCode::ACCEPTED,
+            "{}: PATCH answered {}",
+            t.name,
+            a.status
+        );
+        loc = a.location.context("no Location after PATCH")?;
+        offset = end + 1;
+    }
+    let a = t
+        .call(
+            Method::PUT,
+            &Target::with_digest(&loc, &blob.digest),
+            &[],
+            Bytes::new(),
+        )
+        .await?;
+    ensure!(
+        a.status == StatusCode::CREATED,
+        "{}: final PUT answered {}",
+        t.name,
+        a.status
+    );
+    Ok(blob.len as f64 / MIB / start.elapsed().as_secs_f64())
+}
+
+async fn pull(t: &Target, blob: &BigBlob, verify_digest: bool) -> anyhow::Result<f64> {
+    let start = Instant::now();
+    let (status, n, digest) = t
+        .download(&format!("/v2/bench/blobs/{}", blob.digest), verify_digest)
+        .await?;
+    let secs = start.elapsed().as_secs_f64();
+    ensure!(
+        status == StatusCode::OK && n == blob.len,
+        "{}: pull gave {status} with {n} bytes",
+        t.name
+    );
+    if let Some(d) = digest {
+        ensure!(d == blob.digest, "{}: pulled bytes hash to {d}", t.name);
+    }
+    Ok(n as f64 / MIB / secs)
+}
+
+async fn small_uploads(
+    t: &Target,
+    count: usize,
+    concurrency: usize,
+    seed: u64,
+) -> anyhow::Result<f64> {
+    let blobs: Arc<Vec<(Bytes, String)>> = Arc::new(
+        (0..count)
+            .map(|i| {
+                let b = Bytes::from(pseudo_random(
+                    4096,
+                    seed.wrapping_mul(1_000_003).wrapping_add(i as u64 + 1),
+                ));
+                let d = sha256(&b);
+                (b, d)
+            })
+            .collect(),
+    );
+    let next = Arc::new(AtomicUsize::new(0));
+    let start = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..concurrency {
+        let (t, blobs, next) = (t.clone(), blobs.clone(), next.clone());
+        tasks.push(tokio::spawn(async move {
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some((data, digest)) = blobs.get(i) else {
+                    return Ok::<_, anyhow::Error>(());
+                };
+                let loc = t.start_upload("bench").await?;
+                let a = t
+                    .call(
+                        Method::PUT,
+                        &Target::with_digest(&loc, digest),
+                        &[],
+                        data.clone(),
+                    )
+                    .await?;
+                ensure!(
+                    a.status == StatusCode::CREATED,
+                    "{}: small PUT answered {}",
+                    t.name,
+                    a.status
+                );
+            }
+        }));
+    }
+    for task in tasks {
+        task.await??;
+    }
+    Ok(count as f64 / start.elapsed().as_secs_f64())
+}
+
+/// Pushes a small image tagged `latest` and returns its manifest digest.
+async fn push_image(t: &Target) -> anyhow::Result<String> {
+    let config = Bytes::from_static(br#"{"architecture":"amd64","os":"linux"}"#);
+    let layer = Bytes::from(pseudo_random(2048, 42));
+    for blob in [&config, &layer] {
+        let loc = t.start_upload("bench").await?;
+        let a = t
+            .call(
+                Method::PUT,
+                &Target::with_digest(&loc, &sha256(blob)),
+                &[],
+                blob.clone(),
+            )
+            .await?;
+        ensure!(
+            a.status == StatusCode::CREATED,
+            "{}: blob PUT answered {}",
+            t.name,
+            a.status
+        );
+    }
+    let manifest = serde_json::json!({
+        "schemaVersion": 2, "mediaType": OCI_MANIFEST,
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": sha256(&config), "size": config.len()},
+        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": sha256(&layer), "size": layer.len()}],
+    })
+    .to_string();
+    let body = Bytes::from(manifest);
+    let a = t
+        .call(
+            Method::PUT,
+            "/v2/bench/manifests/latest",
+            &[("content-type", OCI_MANIFEST.into())],
+            body.clone(),
+        )
+        .await?;
+    ensure!(
+        a.status == StatusCode::CREATED,
+        "{}: manifest PUT answered {}",
+        t.name,
+        a.status
+    );
+    let got = t
+        .call(
+            Method::GET,
+            "/v2/bench/manifests/latest",
+            &[("accept", OCI_MANIFEST.into())],
+            Bytes::new(),
+        )
+        .await?;
+    ensure!(
+        got.status == StatusCode::OK && got.body == body,
+        "{}: manifest GET did not return the pushed bytes",
+        t.name
+    );
+    Ok(sha256(&body))
+}
+
+async fn tag_many(t: &Target, n: usize) -> anyhow::Result<()> {
+    let body = t
+        .call(
+            Method::GET,
+            "/v2/bench/manifests/latest",
+            &[("accept", OCI_MANIFEST.into())],
+            Bytes::new(),
+        )
+        .await?
+        .body;
+    for i in 0..n {
+        let a = t
+            .call(
+                Method::PUT,
+                &format!("/v2/bench/manifests/t{i:04}"),
+                &[("content-type", OCI_MANIFEST.into())],
+                body.clone(),
+            )
+            .await?;
+        ensure!(
+            a.status == StatusCode::CREATED,
+            "{}: tag PUT answered {}",
+            t.name,
+            a.status
+        );
+    }
+    Ok(())
+}
+
+async fn list_tags(t: &Target, expected: usize, rounds: usize) -> anyhow::Result<f64> {
+    let start = Instant::now();
+    for _ in 0..rounds {
+        let a = t
+            .call(Method::GET, "/v2/bench/tags/list?n=2000", &[], Bytes::new())
+            .await?;
+        ensure!(
+            a.status == StatusCode::OK,
+            "{}: tags/list answered {}",
+            t.name,
+            a.status
+        );
+        let v: serde_json::Value = serde_json::from_slice(&a.body)?;
+        let n = v["tags"].as_array().map_or(0, Vec::len);
+        ensure!(
+            n == expected,
+            "{}: tags/list returned {n} tags, not {expected}",
+            t.name
+        );
+    }
+    Ok(rounds as f64 / start.elapsed().as_secs_f64())
+}
+
+async fn refuses_wrong_digest(t: &Target) -> anyhow::Result<()> {
+    let loc = t.start_upload("bench").await?;
+    let wrong = sha256(b"not these bytes");
+    let a = t
+        .call(
+            Method::PUT,
+            &Target::with_digest(&loc, &wrong),
+            &[],
+            Bytes::from_static(b"these bytes"),
+        )
+        .await?;
+    if a.status != StatusCode::BAD_REQUEST {
+        bail!(
+            "{} accepted a blob under the wrong digest ({}); its push figures would be meaningless",
+            t.name,
+            a.status
+        );
+    }
+    Ok(())
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    v[v.len() / 2]
+}
+
+/// One row of the report.
+struct Row {
+    name: String,
+    unit: &'static str,
+    distribution: f64,
+    berth: f64,
+    target: &'static str,
+}
+
+/// Runs `measure` `repeat` times per server, alternating which goes first, and returns the
+/// medians (distribution, berth).
+async fn interleaved<F, Fut>(
+    targets: &[Target; 2],
+    repeat: usize,
+    mut measure: F,
+) -> anyhow::Result<(f64, f64)>
+where
+    F: FnMut(Target, usize) -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<f64>>,
+{
+    let mut results = [Vec::new(), Vec::new()];
+    for rep in 0..repeat {
+        let order = if rep % 2 == 0 { [0, 1] } else { [1, 0] };
+        for i in order {
+            results[i].push(measure(targets[i].clone(), rep).await?);
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+    }
+    let [d, b] = results;
+    Ok((median(d), median(b)))
+}
+
+pub async fn run_all(args: &Args) -> anyhow::Result<()> {
+    let dist_dir = scratch_dir("distribution")?;
+    let berth_dir = scratch_dir("berth")?;
+    let dist = start_distribution(&args.distribution, &dist_dir).await?;
+    let berth = start_berth(&args.berth, &berth_dir).await?;
+    let targets = [dist.target.clone(), berth.target.clone()];
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let idle = [
+        rss_kib(targets[0].pid)?.0 as f64,
+        rss_kib(targets[1].pid)?.0 as f64,
+    ];
+    let mut rows = Vec::new();
+
+    for t in &targets {
+        refuses_wrong_digest(t).await?;
+    }
+    eprintln!("both servers refuse a wrong digest; measuring");
+
+    let blob = Arc::new(big_blob(args.big_mib));
+    let size = format!("{} MiB", args.big_mib);
+    let b = blob.clone();
+    let (d, br) = interleaved(&targets, args.repeat, move |t, _| {
+        let b = b.clone();
+        async move { push_monolithic(&t, &b).await }
+    })
+    .await?;
+    rows.push(Row {
+        name: format!("{size} push, monolithic"),
+        unit: "MB/s",
+        distribution: d,
+        berth: br,
+        target: ">= 1.5x",
+    });
+    let b = blob.clone();
+    let (d, br) = interleaved(&targets, args.repeat, move |t, _| {
+        let b = b.clone();
+        async move { push_chunked(&t, &b).await }
+    })
+    .await?;
+    rows.push(Row {
+        name: format!("{size} push, 16 MiB chunks"),
+        unit: "MB/s",
+        distribution: d,
+        berth: br,
+        target: ">= 1.5x",
+    });
+    let b = blob.clone();
+    for t in &targets {
+        // One untimed pull checks the digest; the timed pulls count bytes, so that the
+        // client's own hashing does not cap the figure.
+        pull(t, &blob, true).await?;
+    }
+    let (d, br) = interleaved(&targets, args.repeat, move |t, _| {
+        let b = b.clone();
+        async move { pull(&t, &b, false).await }
+    })
+    .await?;
+    rows.push(Row {
+        name: format!("{size} pull"),
+        unit: "MB/s",
+        distribution: d,
+        berth: br,
+        target: ">= 1.5x",
+    });
+    drop(blob);
+
+    for concurrency in [1usize, 16] {
+        let count = args.small_count;
+        let (d, br) = interleaved(&targets, args.repeat, move |t, rep| async move {
+            small_uploads(
+                &t,
+                count,
+                concurrency,
+                (rep * 100 + concurrency) as u64 + if t.name == "berth" { 7 } else { 0 },
+            )
+            .await
+        })
+        .await?;
+        rows.push(Row {
+            name: format!("{count} x 4 KiB uploads, concurrency {concurrency}"),
+            unit: "ops/s",
+            distribution: d,
+            berth: br,
+            target: ">= 3x",
+        });
+    }
+
+    for t in &targets {
+        push_image(t).await?;
+    }
+    for connections in [16u32, 64] {
+        let seconds = args.wrk_seconds;
+        let mut rps = [Vec::new(), Vec::new()];
+        let mut p50 = [Vec::new(), Vec::new()];
+        let mut p99 = [Vec::new(), Vec::new()];
+        for rep in 0..args.repeat {
+            let order = if rep % 2 == 0 { [0, 1] } else { [1, 0] };
+            for i in order {
+                let t = &targets[i];
+                let url = format!("{}/v2/bench/manifests/latest", t.base);
+                let r = wrk::run(
+                    &url,
+                    t.authorization.as_deref(),
+                    OCI_MANIFEST,
+                    connections,
+                    seconds,
+                )?;
+                rps[i].push(r.requests_per_sec);
+                p50[i].push(r.p50_ms);
+                p99[i].push(r.p99_ms);
+            }
+        }
+        let [rd, rb] = rps;
+        rows.push(Row {
+            name: format!("manifest GET by tag, {connections} conns"),
+            unit: "req/s",
+            distribution: median(rd),
+            berth: median(rb),
+            target: ">= 5x",
+        });
+        let [pd, pb] = p50;
+        rows.push(Row {
+            name: format!("  p50 latency, {connections} conns"),
+            unit: "ms",
+            distribution: median(pd),
+            berth: median(pb),
+            target: "",
+        });
+        let [qd, qb] = p99;
+        rows.push(Row {
+            name: format!("  p99 latency, {connections} conns"),
+            unit: "ms",
+            distribution: median(qd),
+            berth: median(qb),
+            target: "<= 0.2x",
+        });
+    }
+
+    for t in &targets {
+        tag_many(t, 1000).await?;
+    }
+    let (d, br) = interleaved(&targets, args.repeat, |t, _| async move {
+        list_tags(&t, 1001, 50).await
+    })
+    .await?;
+    rows.push(Row {
+        name: "list 1,001 tags".into(),
+        unit: "req/s",
+        distribution: d,
+        berth: br,
+        target: ">= 1.0x",
+    });
+
+    let peak = [
+        rss_kib(targets[0].pid)?.1 as f64,
+        rss_kib(targets[1].pid)?.1 as f64,
+    ];
+    rows.push(Row {
+        name: "RSS at idle".into(),
+        unit: "MiB",
+        distribution: idle[0] / 1024.0,
+        berth: idle[1] / 1024.0,
+        target: "<= 0.5x",
+    });
+    rows.push(Row {
+        name: "RSS at peak".into(),
+        unit: "MiB",
+        distribution: peak[0] / 1024.0,
+        berth: peak[1] / 1024.0,
+        target: "",
+    });
+
+    println!("\n| measure | unit | distribution 2.8.2 | berth | berth/distribution | target |");
+    println!("|---|---|---:|---:|---:|---|");
+    for r in rows {
+        println!(
+            "| {} | {} | {:.1} | {:.1} | {:.2}x | {} |",
+            r.name,
+            r.unit,
+            r.distribution,
+            r.berth,
+            r.berth / r.distribution,
+            r.target
+        );
+    }
+    drop(berth);
+    drop(dist);
+    let _ = std::fs::remove_dir_all(dist_dir);
+    let _ = std::fs::remove_dir_all(berth_dir);
+    Ok(())
+}
