@@ -12,6 +12,7 @@
 //!
 //! Start reading at [`router`] and [`serve::serve`].
 
+mod access_log;
 pub mod admin;
 mod health;
 pub mod oci;
@@ -49,5 +50,6 @@ pub fn router(state: AppState) -> Router {
         .route("/v2", axum::routing::any(oci::dispatch))
         .route("/v2/", axum::routing::any(oci::dispatch))
         .route("/v2/{*path}", axum::routing::any(oci::dispatch))
+        .layer(axum::middleware::from_fn(access_log::access_log))
         .with_state(state)
 }

@@ -69,14 +69,13 @@ pub struct BlobRead {
 /// Size of the read buffer when a blob has to be rehashed from disk.
 const REHASH_BUFFER: usize = 1 << 20;
 
-fn io_blocking<T: Send + 'static>(
+/// Runs file-system work on the blocking pool, off the async threads.
+async fn io_blocking<T: Send + 'static>(
     f: impl FnOnce() -> std::io::Result<T> + Send + 'static,
-) -> impl std::future::Future<Output = std::io::Result<T>> {
-    async move {
-        tokio::task::spawn_blocking(f)
-            .await
-            .map_err(|e| std::io::Error::other(format!("blocking task failed: {e}")))?
-    }
+) -> std::io::Result<T> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| std::io::Error::other(format!("blocking task failed: {e}")))?
 }
 
 fn fsync_dir(dir: &Path) -> std::io::Result<()> {
