@@ -8,13 +8,34 @@ use berth_iam::{AccessKeyId, AccountId};
 pub struct Principal {
     account: AccountId,
     access_key_id: AccessKeyId,
+    user_name: String,
 }
 
 impl Principal {
-    pub(crate) fn new(account: AccountId, access_key_id: AccessKeyId) -> Principal {
+    pub(crate) fn new(
+        account: AccountId,
+        access_key_id: AccessKeyId,
+        user_name: String,
+    ) -> Principal {
         Principal {
             account,
             access_key_id,
+            user_name,
+        }
+    }
+
+    /// The IAM user the key belongs to; `root` for the account's root key. Principals from a
+    /// registry token carry the user named when the token was issued.
+    pub fn user_name(&self) -> &str {
+        &self.user_name
+    }
+
+    /// The caller's ARN, as STS GetCallerIdentity reports it.
+    pub fn arn(&self) -> String {
+        if self.user_name == "root" {
+            format!("arn:aws:iam::{}:root", self.account)
+        } else {
+            format!("arn:aws:iam::{}:user/{}", self.account, self.user_name)
         }
     }
 
@@ -44,6 +65,12 @@ pub enum Action {
     DeleteRepository,
     PutImageTagMutability,
     GetAuthorizationToken,
+    PutImageScanningConfiguration,
+    TagResource,
+    UntagResource,
+    ListTagsForResource,
+    DescribeImages,
+    DescribeRegistry,
 }
 
 impl Action {
@@ -63,6 +90,12 @@ impl Action {
             Action::DeleteRepository => "ecr:DeleteRepository",
             Action::PutImageTagMutability => "ecr:PutImageTagMutability",
             Action::GetAuthorizationToken => "ecr:GetAuthorizationToken",
+            Action::PutImageScanningConfiguration => "ecr:PutImageScanningConfiguration",
+            Action::TagResource => "ecr:TagResource",
+            Action::UntagResource => "ecr:UntagResource",
+            Action::ListTagsForResource => "ecr:ListTagsForResource",
+            Action::DescribeImages => "ecr:DescribeImages",
+            Action::DescribeRegistry => "ecr:DescribeRegistry",
         }
     }
 }

@@ -17,6 +17,8 @@ pub enum AuthFailure {
 pub enum CoreError {
     #[error("authentication failed")]
     Unauthenticated(AuthFailure),
+    #[error("{0}")]
+    SignatureRejected(berth_iam::SigV4Error),
     #[error("User is not authorized to perform {action} on {resource}")]
     AccessDenied {
         action: &'static str,
@@ -50,6 +52,15 @@ pub enum CoreError {
     ManifestChildUnknown(Digest),
     #[error("The image tag '{tag}' already exists in the '{repository}' repository and cannot be overwritten because the repository is immutable.")]
     TagImmutable { tag: String, repository: String },
+    #[error("Image with digest '{digest}' and tag '{tag}' already exists in the repository with name '{repository}' in registry with id '{registry_id}'")]
+    ImageAlreadyExists {
+        digest: String,
+        tag: String,
+        repository: String,
+        registry_id: String,
+    },
+    #[error("The image digest '{given}' does not match the digest of the manifest, '{actual}'")]
+    ImageDigestMismatch { given: String, actual: String },
     #[error("blob unknown to registry")]
     BlobUnknown,
     #[error("upload unknown")]

@@ -94,12 +94,35 @@ impl Registry {
     /// Authenticates a registry token (the docker login password).
     pub fn authenticate_token(&self, token: &str) -> Result<Principal, CoreError> {
         match self.signer.verify(token, self.clock.now()) {
-            Ok(claims) => Ok(Principal::new(claims.account, claims.access_key_id)),
+            Ok(claims) => Ok(Principal::new(
+                claims.account,
+                claims.access_key_id,
+                String::new(),
+            )),
             Err(TokenError::Expired) => Err(CoreError::Unauthenticated(AuthFailure::Expired)),
             Err(TokenError::Malformed | TokenError::BadSignature) => {
                 Err(CoreError::Unauthenticated(AuthFailure::Invalid))
             }
         }
+    }
+
+    async fn access_key(&self, key_id: &str) -> Result<(AccessKeyId, AccessKeyRow), CoreError> {
+        let invalid = CoreError::Unauthenticated(AuthFailure::Invalid);
+        let Ok(id) = key_id.parse::<AccessKeyId>() else {
+            return Err(invalid);
+        };
+        match self.meta.access_key(id.as_str()).await? {
+            Some(row) => Ok((id, row)),
+            None => Err(invalid),
+        }
+    }
+
+    fn principal_of(id: AccessKeyId, row: AccessKeyRow) -> Result<Principal, CoreError> {
+        let account = row
+            .account_id
+            .parse()
+            .map_err(|e| CoreError::Internal(format!("stored account id: {e}")))?;
+        Ok(Principal::new(account, id, row.user_name))
     }
 
     /// Authenticates an access key pair, as the admin API receives it.
@@ -108,21 +131,33 @@ impl Registry {
         key_id: &str,
         secret: &str,
     ) -> Result<Principal, CoreError> {
-        let invalid = CoreError::Unauthenticated(AuthFailure::Invalid);
-        let Ok(id) = key_id.parse::<AccessKeyId>() else {
-            return Err(invalid);
-        };
-        let Some(row) = self.meta.access_key(id.as_str()).await? else {
-            return Err(invalid);
-        };
-        if !SecretAccessKey::new(row.secret).matches(secret) {
-            return Err(invalid);
+        let (id, row) = self.access_key(key_id).await?;
+        if !SecretAccessKey::new(row.secret.clone()).matches(secret) {
+            return Err(CoreError::Unauthenticated(AuthFailure::Invalid));
         }
-        let account = row
-            .account_id
-            .parse()
-            .map_err(|e| CoreError::Internal(format!("stored account id: {e}")))?;
-        Ok(Principal::new(account, id))
+        Self::principal_of(id, row)
+    }
+
+    /// Authenticates a SigV4-signed request for `service` (`ecr` or `sts`): the key must exist,
+    /// the scope must name this registry's region and the service, the date must be within
+    /// the allowed skew, and the signature must match.
+    pub async fn authenticate_signed(
+        &self,
+        auth: &berth_iam::SigV4Authorization,
+        request: &berth_iam::SignedRequest<'_>,
+        service: &str,
+    ) -> Result<Principal, CoreError> {
+        let (id, row) = self.access_key(&auth.access_key_id).await?;
+        berth_iam::sigv4::verify(
+            auth,
+            request,
+            &row.secret,
+            &self.config.region,
+            service,
+            self.clock.now(),
+        )
+        .map_err(CoreError::SignatureRejected)?;
+        Self::principal_of(id, row)
     }
 
     /// Issues a 12-hour registry token for the principal: `(token, expires_at_unix_seconds)`.

@@ -5,11 +5,15 @@
 //! with a server secret, so checking it needs no database round trip: the manifest-by-tag hot
 //! path stays one indexed lookup.
 //!
+//! [`sigv4`] verifies AWS Signature Version 4 for the ECR and STS front doors.
+//!
 //! **Invariant:** pure code. Time is a parameter (`now`), never read here, so token expiry is
 //! tested by passing a time.
 
 mod ids;
+pub mod sigv4;
 mod token;
 
 pub use ids::{AccessKeyId, AccountId, IdError, SecretAccessKey};
+pub use sigv4::{SigV4Authorization, SigV4Error, SignedRequest};
 pub use token::{TokenClaims, TokenError, TokenSigner, TOKEN_VALIDITY};

@@ -42,6 +42,27 @@ pub struct NewManifest<'a> {
     pub now: i64,
 }
 
+/// What a manifest push changed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PutOutcome {
+    /// The manifest was not in the repository before.
+    pub manifest_created: bool,
+    /// The tag was created or moved.
+    pub tag_changed: bool,
+}
+
+/// An image as ECR's DescribeImages and ListImages report it.
+#[derive(Clone, Debug)]
+pub struct ImageRow {
+    pub digest: String,
+    pub media_type: String,
+    pub artifact_type: Option<String>,
+    pub image_size: i64,
+    pub pushed_at: i64,
+    /// In lexical order.
+    pub tags: Vec<String>,
+}
+
 /// A tag to point at the manifest in the same transaction.
 pub struct TagUpdate<'a> {
     pub name: &'a str,
@@ -65,7 +86,7 @@ impl Meta {
         &self,
         m: &NewManifest<'_>,
         tag: Option<TagUpdate<'_>>,
-    ) -> Result<(), MetaError> {
+    ) -> Result<PutOutcome, MetaError> {
         let mut tx = self.write().await?;
         for digest in &m.blobs {
             let linked: Option<i64> = sqlx::query_scalar(
@@ -128,10 +149,56 @@ impl Meta {
                 .await?;
             }
         }
-        if let Some(tag) = tag {
-            write_tag(&mut tx, m.repository_id, &tag, m.digest, m.now).await?;
+        let tag_changed = match tag {
+            Some(tag) => write_tag(&mut tx, m.repository_id, &tag, m.digest, m.now).await?,
+            None => false,
+        };
+        tx.commit().await?;
+        Ok(PutOutcome {
+            manifest_created: inserted.rows_affected() > 0,
+            tag_changed,
+        })
+    }
+
+    /// Every image of a repository with its tags, in push order.
+    pub async fn list_images(&self, repository_id: i64) -> Result<Vec<ImageRow>, MetaError> {
+        let rows = sqlx::query(
+            "SELECT digest, media_type, artifact_type, image_size, pushed_at FROM manifests \
+             WHERE repository_id = $1 ORDER BY pushed_at, digest",
+        )
+        .bind(repository_id)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut images = rows
+            .iter()
+            .map(|r| {
+                Ok(ImageRow {
+                    digest: r.try_get(0)?,
+                    media_type: r.try_get(1)?,
+                    artifact_type: r.try_get(2)?,
+                    image_size: r.try_get(3)?,
+                    pushed_at: r.try_get(4)?,
+                    tags: Vec::new(),
+                })
+            })
+            .collect::<Result<Vec<_>, MetaError>>()?;
+        let tags =
+            sqlx::query("SELECT digest, name FROM tags WHERE repository_id = $1 ORDER BY name")
+                .bind(repository_id)
+                .fetch_all(&self.pool)
+                .await?;
+        let mut by_digest: std::collections::HashMap<String, Vec<String>> =
+            std::collections::HashMap::new();
+        for t in &tags {
+            by_digest
+                .entry(t.try_get(0)?)
+                .or_default()
+                .push(t.try_get(1)?);
         }
-        tx.commit().await
+        for image in &mut images {
+            image.tags = by_digest.remove(&image.digest).unwrap_or_default();
+        }
+        Ok(images)
     }
 
     /// The manifest tagged `tag` in `account`/`name`, in one indexed lookup: the pull hot path.
@@ -263,15 +330,16 @@ impl Meta {
     }
 }
 
-/// Points `tag` at `digest`. The insert is tried first so that two pushes racing on a new
-/// immutable tag cannot both win: exactly one insert succeeds and the other sees its digest.
+/// Points `tag` at `digest` and says whether that changed anything. The insert is tried first
+/// so that two pushes racing on a new immutable tag cannot both win: exactly one insert
+/// succeeds and the other sees its digest.
 async fn write_tag(
     tx: &mut WriteTx<'_>,
     repository_id: i64,
     tag: &TagUpdate<'_>,
     digest: &str,
     now: i64,
-) -> Result<(), MetaError> {
+) -> Result<bool, MetaError> {
     let inserted = sqlx::query(
         "INSERT INTO tags (repository_id, name, digest, updated_at) VALUES ($1, $2, $3, $4) \
          ON CONFLICT (repository_id, name) DO NOTHING",
@@ -283,7 +351,7 @@ async fn write_tag(
     .execute(&mut *tx.tx)
     .await?;
     if inserted.rows_affected() > 0 {
-        return Ok(());
+        return Ok(true);
     }
     let existing: String =
         sqlx::query_scalar("SELECT digest FROM tags WHERE repository_id = $1 AND name = $2")
@@ -292,7 +360,7 @@ async fn write_tag(
             .fetch_one(&mut *tx.tx)
             .await?;
     if existing == digest {
-        return Ok(());
+        return Ok(false);
     }
     if tag.immutable {
         return Err(MetaError::TagImmutable { existing });
@@ -306,5 +374,5 @@ async fn write_tag(
     .bind(tag.name)
     .execute(&mut *tx.tx)
     .await?;
-    Ok(())
+    Ok(true)
 }

@@ -20,6 +20,7 @@ pub mod images;
 mod pool;
 pub mod repositories;
 mod schema;
+pub mod tags;
 
 pub use error::MetaError;
 pub use pool::{Backend, Meta};

@@ -133,10 +133,12 @@ impl Meta {
                 .execute(&mut *tx.tx)
                 .await?;
         }
-        sqlx::query("DELETE FROM repositories WHERE id = $1")
-            .bind(repo.id)
-            .execute(&mut *tx.tx)
-            .await?;
+        for sql in [
+            "DELETE FROM resource_tags WHERE resource_id = $1",
+            "DELETE FROM repositories WHERE id = $1",
+        ] {
+            sqlx::query(sql).bind(repo.id).execute(&mut *tx.tx).await?;
+        }
         tx.commit().await?;
         Ok(repo)
     }
@@ -156,6 +158,20 @@ impl Meta {
         .bind(repository_id)
         .execute(&mut *tx.tx)
         .await?;
+        tx.commit().await
+    }
+
+    pub async fn set_scan_on_push(
+        &self,
+        repository_id: i64,
+        scan_on_push: bool,
+    ) -> Result<(), MetaError> {
+        let mut tx = self.write().await?;
+        sqlx::query("UPDATE repositories SET scan_on_push = $1 WHERE id = $2")
+            .bind(i64::from(scan_on_push))
+            .bind(repository_id)
+            .execute(&mut *tx.tx)
+            .await?;
         tx.commit().await
     }
 }

@@ -7,7 +7,17 @@
 use crate::{Backend, Meta, MetaError};
 
 /// Each migration is a list of statements applied in one transaction, in order.
-const MIGRATIONS: &[(i64, &str)] = &[(1, INITIAL)];
+const MIGRATIONS: &[(i64, &str)] = &[(1, INITIAL), (2, RESOURCE_TAGS)];
+
+/// AWS resource tags (TagResource), keyed by the repository they belong to.
+const RESOURCE_TAGS: &str = r#"
+CREATE TABLE IF NOT EXISTS resource_tags (
+    resource_id BIGINT NOT NULL REFERENCES repositories(id),
+    tag_key TEXT NOT NULL,
+    tag_value TEXT NOT NULL,
+    PRIMARY KEY (resource_id, tag_key)
+);
+"#;
 
 const INITIAL: &str = r#"
 CREATE TABLE IF NOT EXISTS settings (

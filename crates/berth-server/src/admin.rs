@@ -8,107 +8,20 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
+
 use berth_core::ops::repositories::{NewRepository, Repository};
-use berth_core::{
-    AuthFailure, CoreError, Principal, RepositoryRef, TagMutability, TagMutabilityRule,
-};
+use berth_core::{CoreError, Principal, RepositoryRef, TagMutability, TagMutabilityRule};
 use serde::Deserialize;
 use serde_json::json;
 
+use crate::ecr::error::EcrError;
 use crate::oci::auth::basic_credentials;
 use crate::AppState;
 
 /// Admin request bodies are small; anything larger is refused before parsing.
 const MAX_BODY: usize = 64 * 1024;
 
-pub struct AdminError {
-    status: StatusCode,
-    kind: &'static str,
-    message: String,
-}
-
-impl AdminError {
-    fn invalid(message: impl Into<String>) -> AdminError {
-        AdminError {
-            status: StatusCode::BAD_REQUEST,
-            kind: "InvalidParameterException",
-            message: message.into(),
-        }
-    }
-}
-
-/// The mapping from core errors to ECR exception names. Exhaustive on purpose.
-impl From<CoreError> for AdminError {
-    fn from(e: CoreError) -> AdminError {
-        let message = e.to_string();
-        let (status, kind) = match e {
-            CoreError::Unauthenticated(AuthFailure::Missing) => {
-                (StatusCode::FORBIDDEN, "MissingAuthenticationTokenException")
-            }
-            CoreError::Unauthenticated(_) => (StatusCode::FORBIDDEN, "UnrecognizedClientException"),
-            CoreError::AccessDenied { .. } => (StatusCode::BAD_REQUEST, "AccessDeniedException"),
-            CoreError::RepositoryNotFound { .. } => {
-                (StatusCode::BAD_REQUEST, "RepositoryNotFoundException")
-            }
-            CoreError::RepositoryExists { .. } => {
-                (StatusCode::BAD_REQUEST, "RepositoryAlreadyExistsException")
-            }
-            CoreError::RepositoryNotEmpty { .. } => {
-                (StatusCode::BAD_REQUEST, "RepositoryNotEmptyException")
-            }
-            CoreError::NameInvalid(_) | CoreError::InvalidParameter(_) => {
-                (StatusCode::BAD_REQUEST, "InvalidParameterException")
-            }
-            CoreError::ManifestUnknown | CoreError::ManifestNotAcceptable(_) => {
-                (StatusCode::BAD_REQUEST, "ImageNotFoundException")
-            }
-            CoreError::ManifestInvalid(_) | CoreError::ManifestUnsupported(_) => {
-                (StatusCode::BAD_REQUEST, "InvalidParameterException")
-            }
-            CoreError::ManifestBlobUnknown(_) | CoreError::ManifestChildUnknown(_) => {
-                (StatusCode::BAD_REQUEST, "LayersNotFoundException")
-            }
-            CoreError::TagImmutable { .. } => {
-                (StatusCode::BAD_REQUEST, "ImageTagAlreadyExistsException")
-            }
-            CoreError::BlobUnknown => (StatusCode::BAD_REQUEST, "LayersNotFoundException"),
-            CoreError::UploadUnknown => (StatusCode::BAD_REQUEST, "UploadNotFoundException"),
-            CoreError::DigestMismatch { .. } | CoreError::DigestInvalid(_) => {
-                (StatusCode::BAD_REQUEST, "InvalidLayerException")
-            }
-            CoreError::ChunkOutOfOrder { .. }
-            | CoreError::RangeNotSatisfiable { .. }
-            | CoreError::BodyInterrupted(_) => {
-                (StatusCode::BAD_REQUEST, "InvalidLayerPartException")
-            }
-            CoreError::Internal(detail) => {
-                tracing::error!(%detail, "internal error");
-                return AdminError {
-                    status: StatusCode::INTERNAL_SERVER_ERROR,
-                    kind: "ServerException",
-                    message: "internal server error".into(),
-                };
-            }
-        };
-        AdminError {
-            status,
-            kind,
-            message,
-        }
-    }
-}
-
-impl IntoResponse for AdminError {
-    fn into_response(self) -> Response {
-        (
-            self.status,
-            [("content-type", "application/x-amz-json-1.1")],
-            json!({ "__type": self.kind, "message": self.message }).to_string(),
-        )
-            .into_response()
-    }
-}
-
+type AdminError = EcrError;
 type AdminResult = Result<Response, AdminError>;
 
 async fn principal(state: &AppState, headers: &HeaderMap) -> Result<Principal, AdminError> {
@@ -118,9 +31,9 @@ async fn principal(state: &AppState, headers: &HeaderMap) -> Result<Principal, A
 
 fn parse_body<T: serde::de::DeserializeOwned>(body: &Bytes) -> Result<T, AdminError> {
     if body.len() > MAX_BODY {
-        return Err(AdminError::invalid("the request body is too large"));
+        return Err(EcrError::invalid("the request body is too large"));
     }
-    serde_json::from_slice(body).map_err(|e| AdminError::invalid(format!("malformed request: {e}")))
+    serde_json::from_slice(body).map_err(|e| EcrError::invalid(format!("malformed request: {e}")))
 }
 
 fn repo_ref(principal: &Principal, name: &str) -> Result<RepositoryRef, AdminError> {
@@ -128,7 +41,7 @@ fn repo_ref(principal: &Principal, name: &str) -> Result<RepositoryRef, AdminErr
         account: principal.account().clone(),
         name: name
             .parse()
-            .map_err(|e: berth_oci::NameError| AdminError::invalid(e.to_string()))?,
+            .map_err(|e: berth_oci::NameError| EcrError::invalid(e.to_string()))?,
     })
 }
 
@@ -139,8 +52,8 @@ fn mutability_rule(
     let mutability: TagMutability = mutability
         .unwrap_or("MUTABLE")
         .parse()
-        .map_err(AdminError::invalid)?;
-    TagMutabilityRule::new(mutability, filters).map_err(AdminError::invalid)
+        .map_err(EcrError::invalid)?;
+    TagMutabilityRule::new(mutability, filters).map_err(EcrError::invalid)
 }
 
 fn render(r: &Repository) -> serde_json::Value {

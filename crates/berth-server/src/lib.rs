@@ -1,5 +1,5 @@
-//! The HTTP front doors of berth: the OCI Distribution API under `/v2`, the admin API the
-//! `berth` CLI talks to, and health probes.
+//! The HTTP front doors of berth: the OCI Distribution API under `/v2`, the ECR JSON API (and
+//! STS GetCallerIdentity) at `POST /`, the admin API the `berth` CLI talks to, and health probes.
 //!
 //! Every route is listed in [`router`]. `/v2` paths, whose repository names contain slashes,
 //! are parsed by hand into an [`oci::route::OciEndpoint`] and dispatched in [`oci::dispatch`].
@@ -14,10 +14,12 @@
 
 mod access_log;
 pub mod admin;
+pub mod ecr;
 mod health;
 pub mod oci;
 pub mod serve;
 mod state;
+mod sts;
 
 pub use serve::{serve, ServeConfig};
 pub use state::AppState;
@@ -28,6 +30,7 @@ use axum::Router;
 /// Every route of the server, in one place.
 pub fn router(state: AppState) -> Router {
     Router::new()
+        .route("/", post(ecr::handle))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/berth/admin/v1/token", post(admin::token))

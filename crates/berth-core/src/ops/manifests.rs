@@ -1,8 +1,9 @@
 //! Manifests: pull, push and delete.
 
-use berth_meta::images::{NewManifest, TagUpdate};
+use berth_meta::images::{NewManifest, PutOutcome, TagUpdate};
+use berth_meta::repositories::RepositoryRow;
 use berth_meta::MetaError;
-use berth_oci::{Digest, Hasher, Manifest, ManifestError, Reference};
+use berth_oci::{Digest, Hasher, Manifest, ManifestError, Reference, Tag};
 
 use crate::registry::{mutability_rule, not_found};
 use crate::{Action, CoreError, Principal, Registry, RepositoryRef};
@@ -95,9 +96,67 @@ impl Registry {
         let row = self
             .repository_for_push(principal, Action::PutImage, repo)
             .await?;
+        let (tag, expected) = match reference {
+            Reference::Tag(t) => (Some(t), None),
+            Reference::Digest(d) => (None, Some(d)),
+        };
+        let (pushed, _) = self
+            .store_manifest(&row, repo, tag, expected, content_type, body)
+            .await?;
+        Ok(pushed)
+    }
+
+    /// ECR's PutImage: stores a manifest, optionally tagged, optionally checking its digest,
+    /// and refuses a push that would change nothing.
+    pub async fn put_image(
+        &self,
+        principal: &Principal,
+        repo: &RepositoryRef,
+        manifest: &[u8],
+        media_type: Option<&str>,
+        tag: Option<&Tag>,
+        digest: Option<&Digest>,
+    ) -> Result<PushedManifest, CoreError> {
+        let row = self
+            .repository_for_push(principal, Action::PutImage, repo)
+            .await?;
+        if let Some(given) = digest {
+            let mut h = Hasher::new(given.algorithm());
+            h.update(manifest);
+            let actual = h.finish();
+            if &actual != given {
+                return Err(CoreError::ImageDigestMismatch {
+                    given: given.to_string(),
+                    actual: actual.to_string(),
+                });
+            }
+        }
+        let (pushed, outcome) = self
+            .store_manifest(&row, repo, tag, digest, media_type, manifest)
+            .await?;
+        if !outcome.manifest_created && !outcome.tag_changed {
+            return Err(CoreError::ImageAlreadyExists {
+                digest: pushed.digest.to_string(),
+                tag: tag.map(Tag::to_string).unwrap_or_default(),
+                repository: repo.name.to_string(),
+                registry_id: repo.account.to_string(),
+            });
+        }
+        Ok(pushed)
+    }
+
+    async fn store_manifest(
+        &self,
+        row: &RepositoryRow,
+        repo: &RepositoryRef,
+        tag: Option<&Tag>,
+        expected: Option<&Digest>,
+        content_type: Option<&str>,
+        body: &[u8],
+    ) -> Result<(PushedManifest, PutOutcome), CoreError> {
         let manifest = Manifest::parse(content_type, body).map_err(manifest_error)?;
-        let digest = match reference {
-            Reference::Digest(expected) => {
+        let digest = match expected {
+            Some(expected) => {
                 let mut h = Hasher::new(expected.algorithm());
                 h.update(body);
                 let actual = h.finish();
@@ -109,14 +168,14 @@ impl Registry {
                 }
                 actual
             }
-            Reference::Tag(_) => Digest::sha256_of(body),
+            None => Digest::sha256_of(body),
         };
-        let tag = match reference {
-            Reference::Tag(t) => Some(TagUpdate {
+        let tag_update = match tag {
+            Some(t) => Some(TagUpdate {
                 name: t.as_str(),
-                immutable: mutability_rule(&row)?.is_immutable(t.as_str()),
+                immutable: mutability_rule(row)?.is_immutable(t.as_str()),
             }),
-            Reference::Digest(_) => None,
+            None => None,
         };
         let digest_str = digest.to_string();
         let subject = manifest.subject.as_ref().map(|s| s.digest.clone());
@@ -138,8 +197,9 @@ impl Registry {
             children: manifest.child_manifests().map(Digest::to_string).collect(),
             now: self.now_millis(),
         };
-        self.meta
-            .put_manifest(&new, tag)
+        let outcome = self
+            .meta
+            .put_manifest(&new, tag_update)
             .await
             .map_err(|e| match e {
                 MetaError::MissingReference {
@@ -151,12 +211,12 @@ impl Registry {
                     (Err(e), _) => CoreError::Internal(e.to_string()),
                 },
                 MetaError::TagImmutable { .. } => CoreError::TagImmutable {
-                    tag: reference.to_string(),
+                    tag: tag.map(Tag::to_string).unwrap_or_default(),
                     repository: repo.name.to_string(),
                 },
                 other => other.into(),
             })?;
-        Ok(PushedManifest { digest, subject })
+        Ok((PushedManifest { digest, subject }, outcome))
     }
 
     /// Deletes by digest (the manifest and every tag on it) or by tag (only that tag).

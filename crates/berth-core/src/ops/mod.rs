@@ -2,6 +2,7 @@
 
 pub mod blobs;
 pub mod discovery;
+pub mod images;
 pub mod manifests;
 pub mod repositories;
 pub mod uploads;

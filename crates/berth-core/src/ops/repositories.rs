@@ -173,6 +173,72 @@ impl Registry {
             .await?;
         self.describe(&row)
     }
+
+    pub async fn set_scan_on_push(
+        &self,
+        principal: &Principal,
+        repo: &RepositoryRef,
+        scan_on_push: bool,
+    ) -> Result<Repository, CoreError> {
+        let row = self
+            .repository(principal, Action::PutImageScanningConfiguration, repo)
+            .await?;
+        self.meta.set_scan_on_push(row.id, scan_on_push).await?;
+        self.describe_repository(principal, repo).await
+    }
+
+    /// Finds the repository an ECR ARN names, in this region.
+    fn repository_of_arn(&self, arn: &str) -> Result<RepositoryRef, CoreError> {
+        let invalid = || {
+            CoreError::InvalidParameter(format!("Invalid parameter at 'resourceArn' failed to satisfy constraint: 'Invalid ARN' ({arn})"))
+        };
+        let rest = arn
+            .strip_prefix(&format!("arn:aws:ecr:{}:", self.config.region))
+            .ok_or_else(invalid)?;
+        let (account, name) = rest.split_once(":repository/").ok_or_else(invalid)?;
+        Ok(RepositoryRef {
+            account: account.parse().map_err(|_| invalid())?,
+            name: name.parse().map_err(|_| invalid())?,
+        })
+    }
+
+    pub async fn tag_resource(
+        &self,
+        principal: &Principal,
+        arn: &str,
+        tags: &[(String, String)],
+    ) -> Result<(), CoreError> {
+        let repo = self.repository_of_arn(arn)?;
+        let row = self
+            .repository(principal, Action::TagResource, &repo)
+            .await?;
+        Ok(self.meta.tag_resource(row.id, tags).await?)
+    }
+
+    pub async fn untag_resource(
+        &self,
+        principal: &Principal,
+        arn: &str,
+        keys: &[String],
+    ) -> Result<(), CoreError> {
+        let repo = self.repository_of_arn(arn)?;
+        let row = self
+            .repository(principal, Action::UntagResource, &repo)
+            .await?;
+        Ok(self.meta.untag_resource(row.id, keys).await?)
+    }
+
+    pub async fn list_tags_for_resource(
+        &self,
+        principal: &Principal,
+        arn: &str,
+    ) -> Result<Vec<(String, String)>, CoreError> {
+        let repo = self.repository_of_arn(arn)?;
+        let row = self
+            .repository(principal, Action::ListTagsForResource, &repo)
+            .await?;
+        Ok(self.meta.resource_tags(row.id).await?)
+    }
 }
 
 /// Page sizes are capped so that one request cannot ask for an unbounded result.

@@ -69,6 +69,9 @@ impl From<CoreError> for OciError {
                 C::Denied,
                 "Your authorization token has expired. Reauthenticate and try again.",
             ),
+            CoreError::SignatureRejected(_) => {
+                OciError::unauthorized("the request signature is invalid")
+            }
             CoreError::AccessDenied { .. } => OciError::new(C::Denied, msg),
             CoreError::RepositoryNotFound { .. } => OciError::new(C::NameUnknown, msg),
             CoreError::RepositoryExists { .. } | CoreError::NameInvalid(_) => {
@@ -88,6 +91,8 @@ impl From<CoreError> for OciError {
                     .with_detail(serde_json::json!({ "digest": digest }))
             }
             CoreError::TagImmutable { .. } => OciError::new(C::TagInvalid, msg),
+            CoreError::ImageAlreadyExists { .. } => OciError::new(C::TagInvalid, msg),
+            CoreError::ImageDigestMismatch { .. } => OciError::new(C::DigestInvalid, msg),
             CoreError::BlobUnknown => OciError::new(C::BlobUnknown, msg),
             CoreError::UploadUnknown => OciError::new(C::BlobUploadUnknown, msg),
             CoreError::DigestMismatch { .. } | CoreError::DigestInvalid(_) => {

@@ -1,0 +1,56 @@
+//! AWS resource tags on repositories (TagResource, UntagResource, ListTagsForResource).
+
+use sqlx::Row;
+
+use crate::{Meta, MetaError};
+
+impl Meta {
+    /// Sets each key to its value, replacing values of keys that exist.
+    pub async fn tag_resource(
+        &self,
+        resource_id: i64,
+        tags: &[(String, String)],
+    ) -> Result<(), MetaError> {
+        let mut tx = self.write().await?;
+        for (k, v) in tags {
+            sqlx::query(
+                "INSERT INTO resource_tags (resource_id, tag_key, tag_value) VALUES ($1, $2, $3) \
+                 ON CONFLICT (resource_id, tag_key) DO UPDATE SET tag_value = excluded.tag_value",
+            )
+            .bind(resource_id)
+            .bind(k)
+            .bind(v)
+            .execute(&mut *tx.tx)
+            .await?;
+        }
+        tx.commit().await
+    }
+
+    pub async fn untag_resource(&self, resource_id: i64, keys: &[String]) -> Result<(), MetaError> {
+        let mut tx = self.write().await?;
+        for k in keys {
+            sqlx::query("DELETE FROM resource_tags WHERE resource_id = $1 AND tag_key = $2")
+                .bind(resource_id)
+                .bind(k)
+                .execute(&mut *tx.tx)
+                .await?;
+        }
+        tx.commit().await
+    }
+
+    /// Tags in key order.
+    pub async fn resource_tags(
+        &self,
+        resource_id: i64,
+    ) -> Result<Vec<(String, String)>, MetaError> {
+        let rows = sqlx::query(
+            "SELECT tag_key, tag_value FROM resource_tags WHERE resource_id = $1 ORDER BY tag_key",
+        )
+        .bind(resource_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+            .collect()
+    }
+}

@@ -1,0 +1,100 @@
+//! ECR's error shape: HTTP 400 (mostly) with `{"__type": "<ExceptionName>", "message": …}`.
+//! Terraform and the SDK waiters branch on the exception names, so they are exact.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use berth_core::{AuthFailure, CoreError};
+use berth_iam::SigV4Error;
+use serde_json::json;
+
+#[derive(Debug)]
+pub struct EcrError {
+    pub status: StatusCode,
+    pub kind: &'static str,
+    pub message: String,
+}
+
+impl EcrError {
+    pub fn new(kind: &'static str, message: impl Into<String>) -> EcrError {
+        EcrError {
+            status: StatusCode::BAD_REQUEST,
+            kind,
+            message: message.into(),
+        }
+    }
+
+    pub fn invalid(message: impl Into<String>) -> EcrError {
+        EcrError::new("InvalidParameterException", message)
+    }
+}
+
+/// The one mapping from core errors to ECR exception names. Exhaustive on purpose.
+impl From<CoreError> for EcrError {
+    fn from(e: CoreError) -> EcrError {
+        let message = e.to_string();
+        let kind = match e {
+            CoreError::Unauthenticated(AuthFailure::Missing) => {
+                return EcrError {
+                    status: StatusCode::FORBIDDEN,
+                    kind: "MissingAuthenticationTokenException",
+                    message: "Missing Authentication Token".into(),
+                }
+            }
+            CoreError::Unauthenticated(AuthFailure::Invalid | AuthFailure::Expired) => {
+                return EcrError::new(
+                    "UnrecognizedClientException",
+                    "The security token included in the request is invalid.",
+                )
+            }
+            CoreError::SignatureRejected(SigV4Error::Malformed) => "IncompleteSignatureException",
+            CoreError::SignatureRejected(_) => "InvalidSignatureException",
+            CoreError::AccessDenied { .. } => "AccessDeniedException",
+            CoreError::RepositoryNotFound { .. } => "RepositoryNotFoundException",
+            CoreError::RepositoryExists { .. } => "RepositoryAlreadyExistsException",
+            CoreError::RepositoryNotEmpty { .. } => "RepositoryNotEmptyException",
+            CoreError::NameInvalid(_) | CoreError::InvalidParameter(_) => {
+                "InvalidParameterException"
+            }
+            CoreError::ManifestUnknown | CoreError::ManifestNotAcceptable(_) => {
+                "ImageNotFoundException"
+            }
+            CoreError::ManifestInvalid(_) | CoreError::ManifestUnsupported(_) => {
+                "InvalidParameterException"
+            }
+            CoreError::ManifestBlobUnknown(_) | CoreError::ManifestChildUnknown(_) => {
+                "LayersNotFoundException"
+            }
+            CoreError::TagImmutable { .. } => "ImageTagAlreadyExistsException",
+            CoreError::ImageAlreadyExists { .. } => "ImageAlreadyExistsException",
+            CoreError::ImageDigestMismatch { .. } => "ImageDigestDoesNotMatchException",
+            CoreError::BlobUnknown => "LayersNotFoundException",
+            CoreError::UploadUnknown => "UploadNotFoundException",
+            CoreError::DigestMismatch { .. } | CoreError::DigestInvalid(_) => {
+                "InvalidLayerException"
+            }
+            CoreError::ChunkOutOfOrder { .. }
+            | CoreError::RangeNotSatisfiable { .. }
+            | CoreError::BodyInterrupted(_) => "InvalidLayerPartException",
+            CoreError::Internal(detail) => {
+                tracing::error!(%detail, "internal error");
+                return EcrError {
+                    status: StatusCode::INTERNAL_SERVER_ERROR,
+                    kind: "ServerException",
+                    message: "internal server error".into(),
+                };
+            }
+        };
+        EcrError::new(kind, message)
+    }
+}
+
+impl IntoResponse for EcrError {
+    fn into_response(self) -> Response {
+        (
+            self.status,
+            [("content-type", "application/x-amz-json-1.1")],
+            json!({ "__type": self.kind, "message": self.message }).to_string(),
+        )
+            .into_response()
+    }
+}

@@ -1,0 +1,105 @@
+//! The ECR API front door: JSON 1.1 over `POST /`, signed with SigV4.
+//!
+//! [`handle`] reads the body (at most 10 MiB), authenticates the signature
+//! ([`signature::authenticate`]), then dispatches on `X-Amz-Target` to one small handler per
+//! operation. Requests without `X-Amz-Target` are STS queries ([`crate::sts`]), because
+//! Terraform sends both services to the same endpoint.
+
+pub mod error;
+mod images;
+mod operations;
+mod repositories;
+pub mod signature;
+mod wire;
+
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderMap, Method, Uri};
+use axum::response::{IntoResponse, Response};
+
+use crate::AppState;
+use error::EcrError;
+use operations::EcrOperation;
+
+/// AWS JSON services refuse bodies over 10 MiB; so does berth, before parsing anything.
+pub const MAX_BODY: usize = 10 * 1024 * 1024;
+
+const TARGET_PREFIX: &str = "AmazonEC2ContainerRegistry_V20150921.";
+
+pub async fn handle(
+    State(state): State<AppState>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let body = match axum::body::to_bytes(body, MAX_BODY).await {
+        Ok(b) => b,
+        Err(_) => {
+            return EcrError::new(
+                "SerializationException",
+                "the request body is larger than 10 MiB",
+            )
+            .into_response()
+        }
+    };
+    let Some(target) = headers.get("x-amz-target") else {
+        return crate::sts::handle(&state, &method, &uri, &headers, &body).await;
+    };
+    let result = async {
+        let principal =
+            signature::authenticate(&state, "ecr", &method, &uri, &headers, &body).await?;
+        let target = target.to_str().unwrap_or_default();
+        let operation = target
+            .strip_prefix(TARGET_PREFIX)
+            .and_then(EcrOperation::parse)
+            .ok_or_else(|| {
+                EcrError::new(
+                    "UnknownOperationException",
+                    format!("unknown operation {target:?}"),
+                )
+            })?;
+        let content_type = headers
+            .get(axum::http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default();
+        if !content_type.starts_with("application/x-amz-json-1.1") {
+            return Err(EcrError::new(
+                "SerializationException",
+                format!("Content-Type must be application/x-amz-json-1.1, not {content_type:?}"),
+            ));
+        }
+        let request: serde_json::Value = serde_json::from_slice(&body).map_err(|e| {
+            EcrError::new(
+                "SerializationException",
+                format!("the request body is not valid JSON: {e}"),
+            )
+        })?;
+        if !request.is_object() {
+            return Err(EcrError::new(
+                "SerializationException",
+                "the request body must be a JSON object",
+            ));
+        }
+        let host = headers
+            .get(axum::http::header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .unwrap_or("127.0.0.1:5000")
+            .to_owned();
+        let ctx = wire::Ctx {
+            state: &state,
+            principal: &principal,
+            host,
+        };
+        operations::dispatch(operation, &ctx, request).await
+    }
+    .await;
+    match result {
+        Ok(v) => (
+            [("content-type", "application/x-amz-json-1.1")],
+            v.to_string(),
+        )
+            .into_response(),
+        Err(e) => e.into_response(),
+    }
+}
