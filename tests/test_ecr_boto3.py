@@ -1,0 +1,165 @@
+"""boto3 against berth's ECR API: paginators, waiter-relevant error codes, hostile input."""
+
+import datetime
+import json
+import os
+
+import botocore.exceptions
+import pytest
+import requests
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
+
+from conftest import ROOT_KEY, ROOT_SECRET
+from ecr import ecr_client
+from oci import image_manifest, push_blob, put_manifest
+
+TARGET = "AmazonEC2ContainerRegistry_V20150921."
+
+
+def error_code(excinfo):
+    return excinfo.value.response["Error"]["Code"]
+
+
+def test_paginators_over_250_repositories_and_250_images(server):
+    ecr = ecr_client(server)
+    for i in range(250):
+        ecr.create_repository(repositoryName=f"repo-{i:03d}")
+    pages = list(ecr.get_paginator("describe_repositories").paginate(PaginationConfig={"PageSize": 100}))
+    assert len(pages) == 3
+    names = [r["repositoryName"] for p in pages for r in p["repositories"]]
+    assert names == [f"repo-{i:03d}" for i in range(250)]
+    config = b'{"os":"linux"}'
+    push_blob(server, "repo-000", config)
+    push_blob(server, "repo-000", b"layer")
+    body = image_manifest(config, [b"layer"])
+    for i in range(250):
+        assert put_manifest(server, "repo-000", f"t{i:03d}", body).status_code == 201
+    # One image with 250 tags is 250 image ids; 250 distinct images come from annotations.
+    ids = [i for p in ecr.get_paginator("list_images").paginate(repositoryName="repo-000",
+                                                                PaginationConfig={"PageSize": 40})
+           for i in p["imageIds"]]
+    assert len(ids) == 250 and len({i["imageTag"] for i in ids}) == 250
+    for i in range(250):
+        distinct = image_manifest(config, [b"layer"], annotations={"n": str(i)})
+        assert put_manifest(server, "repo-001", f"v{i}", distinct).status_code == 400  # blobs not in repo-001
+    push_blob(server, "repo-001", config)
+    push_blob(server, "repo-001", b"layer")
+    for i in range(250):
+        distinct = image_manifest(config, [b"layer"], annotations={"n": str(i)})
+        assert put_manifest(server, "repo-001", f"v{i}", distinct).status_code == 201
+    details = [d for p in ecr.get_paginator("describe_images").paginate(repositoryName="repo-001",
+                                                                       PaginationConfig={"PageSize": 100})
+               for d in p["imageDetails"]]
+    assert len(details) == 250 and len({d["imageDigest"] for d in details}) == 250
+    assert all(isinstance(d["imagePushedAt"], datetime.datetime) for d in details)
+
+
+def test_client_errors_carry_ecrs_exception_names(server):
+    ecr = ecr_client(server)
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        ecr.describe_repositories(repositoryNames=["missing"])
+    assert error_code(e) == "RepositoryNotFoundException"
+    ecr.create_repository(repositoryName="dup")
+    with pytest.raises(ecr.exceptions.RepositoryAlreadyExistsException):
+        ecr.create_repository(repositoryName="dup")
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        ecr.create_repository(repositoryName="Bad..Name")
+    assert error_code(e) == "InvalidParameterException"
+    assert "repositoryName" in e.value.response["Error"]["Message"]
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        ecr.create_repository(repositoryName="enum", imageTagMutability="SOMETIMES")
+    assert error_code(e) == "InvalidParameterException"
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        ecr.put_image(repositoryName="dup", imageManifest=image_manifest(b"{}", [b"nope"]).decode(), imageTag="v1")
+    assert error_code(e) == "LayersNotFoundException"
+    # batch_get_image reports missing images as failures, not an exception.
+    r = ecr.batch_get_image(repositoryName="dup", imageIds=[{"imageTag": "v1"}])
+    assert r["failures"][0]["failureCode"] == "ImageNotFound"
+    token = ecr.get_authorization_token()["authorizationData"][0]
+    assert token["proxyEndpoint"] == server.url
+    assert token["expiresAt"] - datetime.datetime.now(datetime.timezone.utc) > datetime.timedelta(hours=11, minutes=59)
+    import base64
+    user, password = base64.b64decode(token["authorizationToken"]).decode().split(":", 1)
+    assert user == "AWS"
+    assert requests.get(server.url + "/v2/", auth=(user, password)).status_code == 200
+
+
+def test_a_wrong_secret_gets_invalid_signature(server):
+    ecr = ecr_client(server, secret="not-the-secret")
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        ecr.describe_repositories()
+    assert error_code(e) == "InvalidSignatureException"
+    ecr = ecr_client(server, key="AKIANOSUCHKEY0000000")
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        ecr.describe_repositories()
+    assert error_code(e) == "UnrecognizedClientException"
+    ecr = ecr_client(server, region="eu-west-1")
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        ecr.describe_repositories()
+    assert error_code(e) == "InvalidSignatureException"
+
+
+def signed(server, operation, body, *, content_type="application/x-amz-json-1.1", when=None,
+           secret=ROOT_SECRET, target=None):
+    """A request signed by botocore's own signer, optionally at another time."""
+    request = AWSRequest(method="POST", url=server.url + "/", data=body, headers={
+        "Content-Type": content_type, "X-Amz-Target": target or TARGET + operation})
+    signer = SigV4Auth(Credentials(ROOT_KEY, secret), "ecr", "us-east-1")
+    if when:
+        import unittest.mock
+        with unittest.mock.patch("botocore.auth.get_current_datetime", return_value=when):
+            signer.add_auth(request)
+    else:
+        signer.add_auth(request)
+    prepared = request.prepare()
+    return requests.post(prepared.url, data=body, headers=dict(prepared.headers))
+
+
+def assert_unchanged(server):
+    assert ecr_client(server).describe_repositories()["repositories"] == []
+
+
+def test_hostile_requests_get_aws_shaped_errors_and_change_nothing(server):
+    create = json.dumps({"repositoryName": "hostile"})
+    cases = [
+        (signed(server, "DropEverything", create), "UnknownOperationException"),
+        (signed(server, "CreateRepository", create, target="Other_Service.CreateRepository"), "UnknownOperationException"),
+        (signed(server, "CreateRepository", "{not json"), "SerializationException"),
+        (signed(server, "CreateRepository", "[1,2]"), "SerializationException"),
+        (signed(server, "CreateRepository", create, content_type="text/plain"), "SerializationException"),
+        (signed(server, "CreateRepository", create, secret="wrong"), "InvalidSignatureException"),
+        (signed(server, "CreateRepository", json.dumps({"repositoryName": "../etc"})), "InvalidParameterException"),
+        (signed(server, "CreateRepository", json.dumps({"repositoryName": "ok-name", "imageTagMutability": "X"})), "InvalidParameterException"),
+        (signed(server, "CreateRepository", json.dumps({"repositoryName": 7})), "InvalidParameterException"),
+        (signed(server, "CreateRepository", create,
+                when=datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(minutes=20)),
+         "InvalidSignatureException"),
+    ]
+    for response, expected in cases:
+        assert response.status_code == 400, (expected, response.status_code, response.text)
+        assert response.json()["__type"] == expected, response.text
+        assert response.json()["message"]
+    big = json.dumps({"repositoryName": "x" * (10 * 1024 * 1024 + 10)})
+    r = signed(server, "CreateRepository", big)
+    assert r.status_code == 400 and r.json()["__type"] == "SerializationException"
+    r = requests.post(server.url + "/", data=create, headers={"X-Amz-Target": TARGET + "CreateRepository",
+                                                              "Content-Type": "application/x-amz-json-1.1"})
+    assert r.status_code == 403 and r.json()["__type"] == "MissingAuthenticationTokenException"
+    # A replay of a genuine request outside the skew window is refused too.
+    assert_unchanged(server)
+
+
+def test_sts_get_caller_identity(server):
+    import boto3
+    sts = boto3.client("sts", endpoint_url=server.url, region_name="us-east-1",
+                       aws_access_key_id=ROOT_KEY, aws_secret_access_key=ROOT_SECRET)
+    me = sts.get_caller_identity()
+    assert len(me["Account"]) == 12
+    assert me["Arn"] == f"arn:aws:iam::{me['Account']}:root"
+    bad = boto3.client("sts", endpoint_url=server.url, region_name="us-east-1",
+                       aws_access_key_id=ROOT_KEY, aws_secret_access_key="wrong")
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        bad.get_caller_identity()
+    assert error_code(e) == "SignatureDoesNotMatch"
