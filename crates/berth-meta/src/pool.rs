@@ -48,8 +48,10 @@ impl Meta {
             .after_connect(move |conn, _meta| {
                 Box::pin(async move {
                     if backend == Backend::Sqlite {
+                        // The busy timeout first: without it any lock conflict, even a
+                        // momentary one with a checkpoint, fails at once with "locked".
                         for pragma in [
-                            "PRAGMA journal_mode = WAL",
+                            "PRAGMA busy_timeout = 5000",
                             "PRAGMA synchronous = FULL",
                             "PRAGMA foreign_keys = ON",
                         ] {
@@ -61,6 +63,12 @@ impl Meta {
             })
             .connect_with(options)
             .await?;
+        if backend == Backend::Sqlite {
+            // WAL is a property of the database file: set once, kept by every later connection.
+            sqlx::query("PRAGMA journal_mode = WAL")
+                .execute(&pool)
+                .await?;
+        }
         let meta = Meta {
             pool,
             backend,
@@ -75,14 +83,23 @@ impl Meta {
     }
 
     pub(crate) async fn write(&self) -> Result<WriteTx<'_>, MetaError> {
-        let guard = match self.backend {
-            Backend::Sqlite => Some(self.writer.lock().await),
-            Backend::Postgres => None,
-        };
-        Ok(WriteTx {
-            tx: self.pool.begin().await?,
-            _guard: guard,
-        })
+        match self.backend {
+            Backend::Sqlite => {
+                let guard = self.writer.lock().await;
+                // IMMEDIATE takes SQLite's write lock at BEGIN, waiting under the busy timeout.
+                // A deferred BEGIN would read first and then fail at once with "database is
+                // locked" when upgrading, if a transaction dropped on an error path has not
+                // finished rolling back on its own connection yet.
+                Ok(WriteTx {
+                    tx: self.pool.begin_with("BEGIN IMMEDIATE").await?,
+                    _guard: Some(guard),
+                })
+            }
+            Backend::Postgres => Ok(WriteTx {
+                tx: self.pool.begin().await?,
+                _guard: None,
+            }),
+        }
     }
 
     /// Closes every connection, so SQLite checkpoints its WAL on shutdown.
