@@ -102,8 +102,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
                 None => out.push_str("  root secret key:    (shown at first start)\n"),
             }
             out.push_str(&format!(
-                "  docker login:       AWS_ACCESS_KEY_ID={} AWS_SECRET_ACCESS_KEY=… berth login-password --endpoint {url} | docker login --username AWS --password-stdin {addr}\nlistening on {addr}\n",
-                boot.root_access_key_id
+                "  docker login:       aws ecr get-login-password --region {region} --endpoint-url {url} | docker login --username AWS --password-stdin {addr}\n  (or, without the aws CLI: berth login-password --endpoint {url} | docker login --username AWS --password-stdin {addr})\nlistening on {addr}\n"
             ));
             print!("{out}");
             use std::io::Write;
