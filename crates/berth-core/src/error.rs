@@ -61,6 +61,12 @@ pub enum CoreError {
     },
     #[error("The image digest '{given}' does not match the digest of the manifest, '{actual}'")]
     ImageDigestMismatch { given: String, actual: String },
+    #[error("The layer with digest '{digest}' already exists in the repository with name '{repository}' in registry with id '{registry_id}'")]
+    LayerAlreadyExists {
+        digest: String,
+        repository: String,
+        registry_id: String,
+    },
     #[error("blob unknown to registry")]
     BlobUnknown,
     #[error("upload unknown")]

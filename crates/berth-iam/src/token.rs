@@ -53,24 +53,20 @@ impl TokenSigner {
         <Hmac<Sha256> as Mac>::new_from_slice(&self.key).unwrap_or_else(|_| unreachable!())
     }
 
-    /// Issues a token valid for [`TOKEN_VALIDITY`] from `now`.
-    pub fn issue(&self, account: &AccountId, key: &AccessKeyId, now: SystemTime) -> (String, u64) {
-        let expires_at = unix_seconds(now + TOKEN_VALIDITY);
-        let claims = format!("v1:{account}:{key}:{expires_at}");
+    /// `base64url(claims) "." base64url(hmac(claims))`.
+    fn seal(&self, claims: &str) -> String {
         let mut mac = self.mac();
         mac.update(claims.as_bytes());
         let sig = mac.finalize().into_bytes();
-        let token = format!(
+        format!(
             "{}.{}",
             URL_SAFE_NO_PAD.encode(claims),
             URL_SAFE_NO_PAD.encode(sig)
-        );
-        (token, expires_at)
+        )
     }
 
-    /// Checks the signature first and the expiry second, so that only a genuine but old token
-    /// is told it expired.
-    pub fn verify(&self, token: &str, now: SystemTime) -> Result<TokenClaims, TokenError> {
+    /// The claims of a sealed token, if its signature is genuine.
+    fn open(&self, token: &str) -> Result<String, TokenError> {
         if token.len() > MAX_TOKEN_LEN {
             return Err(TokenError::Malformed);
         }
@@ -85,7 +81,41 @@ impl TokenSigner {
         mac.update(&claims);
         mac.verify_slice(&sig)
             .map_err(|_| TokenError::BadSignature)?;
-        let claims = String::from_utf8(claims).map_err(|_| TokenError::Malformed)?;
+        String::from_utf8(claims).map_err(|_| TokenError::Malformed)
+    }
+
+    /// Issues a token valid for [`TOKEN_VALIDITY`] from `now`.
+    pub fn issue(&self, account: &AccountId, key: &AccessKeyId, now: SystemTime) -> (String, u64) {
+        let expires_at = unix_seconds(now + TOKEN_VALIDITY);
+        (
+            self.seal(&format!("v1:{account}:{key}:{expires_at}")),
+            expires_at,
+        )
+    }
+
+    /// Grants a download of one resource (`what`, opaque here) until `now + validity`: the
+    /// short-lived URL of GetDownloadUrlForLayer.
+    pub fn grant_download(&self, what: &str, now: SystemTime, validity: Duration) -> String {
+        let expires_at = unix_seconds(now + validity);
+        self.seal(&format!("dl1:{expires_at}:{what}"))
+    }
+
+    /// The resource a download grant names, if it is genuine and has not expired.
+    pub fn verify_download(&self, grant: &str, now: SystemTime) -> Result<String, TokenError> {
+        let claims = self.open(grant)?;
+        let rest = claims.strip_prefix("dl1:").ok_or(TokenError::Malformed)?;
+        let (expires, what) = rest.split_once(':').ok_or(TokenError::Malformed)?;
+        let expires: u64 = expires.parse().map_err(|_| TokenError::Malformed)?;
+        if unix_seconds(now) >= expires {
+            return Err(TokenError::Expired);
+        }
+        Ok(what.to_owned())
+    }
+
+    /// Checks the signature first and the expiry second, so that only a genuine but old token
+    /// is told it expired.
+    pub fn verify(&self, token: &str, now: SystemTime) -> Result<TokenClaims, TokenError> {
+        let claims = self.open(token)?;
         let mut parts = claims.split(':');
         let (Some("v1"), Some(account), Some(key), Some(exp), None) = (
             parts.next(),
@@ -129,6 +159,30 @@ mod tests {
         assert_eq!(
             signer().verify(&token, t0 + TOKEN_VALIDITY),
             Err(TokenError::Expired)
+        );
+    }
+
+    #[test]
+    fn download_grants_expire_and_cannot_be_forged_or_confused_with_tokens() {
+        let t0 = UNIX_EPOCH + Duration::from_secs(5_000);
+        let grant = signer().grant_download("acct/repo@sha256:x", t0, Duration::from_secs(60));
+        assert_eq!(
+            signer().verify_download(&grant, t0).unwrap(),
+            "acct/repo@sha256:x"
+        );
+        assert_eq!(
+            signer().verify_download(&grant, t0 + Duration::from_secs(60)),
+            Err(TokenError::Expired)
+        );
+        assert_eq!(
+            TokenSigner::new(b"other").verify_download(&grant, t0),
+            Err(TokenError::BadSignature)
+        );
+        assert_eq!(signer().verify(&grant, t0), Err(TokenError::Malformed));
+        let (token, _) = signer().issue(&AccountId::generate(), &AccessKeyId::generate(), t0);
+        assert_eq!(
+            signer().verify_download(&token, t0),
+            Err(TokenError::Malformed)
         );
     }
 

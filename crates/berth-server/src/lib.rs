@@ -16,6 +16,7 @@ mod access_log;
 pub mod admin;
 pub mod ecr;
 mod health;
+mod layer_download;
 pub mod oci;
 pub mod serve;
 mod state;
@@ -31,6 +32,7 @@ use axum::Router;
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/", post(ecr::handle))
+        .route("/berth/layers/{grant}", get(layer_download::download))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/berth/admin/v1/token", post(admin::token))

@@ -3,6 +3,7 @@
 pub mod blobs;
 pub mod discovery;
 pub mod images;
+pub mod layers;
 pub mod manifests;
 pub mod repositories;
 pub mod uploads;

@@ -68,6 +68,7 @@ impl From<CoreError> for EcrError {
             CoreError::ImageAlreadyExists { .. } => "ImageAlreadyExistsException",
             CoreError::ImageDigestMismatch { .. } => "ImageDigestDoesNotMatchException",
             CoreError::BlobUnknown => "LayersNotFoundException",
+            CoreError::LayerAlreadyExists { .. } => "LayerAlreadyExistsException",
             CoreError::UploadUnknown => "UploadNotFoundException",
             CoreError::DigestMismatch { .. } | CoreError::DigestInvalid(_) => {
                 "InvalidLayerException"

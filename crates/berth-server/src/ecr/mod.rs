@@ -7,6 +7,7 @@
 
 pub mod error;
 mod images;
+mod layers;
 mod operations;
 mod repositories;
 pub mod signature;

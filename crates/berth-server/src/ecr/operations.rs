@@ -4,7 +4,7 @@ use serde_json::Value;
 
 use super::error::EcrError;
 use super::wire::{Ctx, EcrResult};
-use super::{images, repositories};
+use super::{images, layers, repositories};
 
 /// Every operation in botocore's ECR model (2015-09-21), so that one berth does not serve
 /// yet is refused by name instead of being mistaken for an unknown target.
@@ -87,6 +87,10 @@ pub enum EcrOperation {
     PutImage,
     BatchDeleteImage,
     BatchCheckLayerAvailability,
+    InitiateLayerUpload,
+    UploadLayerPart,
+    CompleteLayerUpload,
+    GetDownloadUrlForLayer,
     /// In the model, not served yet.
     NotImplemented(&'static str),
 }
@@ -111,6 +115,10 @@ impl EcrOperation {
             "PutImage" => O::PutImage,
             "BatchDeleteImage" => O::BatchDeleteImage,
             "BatchCheckLayerAvailability" => O::BatchCheckLayerAvailability,
+            "InitiateLayerUpload" => O::InitiateLayerUpload,
+            "UploadLayerPart" => O::UploadLayerPart,
+            "CompleteLayerUpload" => O::CompleteLayerUpload,
+            "GetDownloadUrlForLayer" => O::GetDownloadUrlForLayer,
             other => O::NotImplemented(MODEL_OPERATIONS.into_iter().find(|op| *op == other)?),
         })
     }
@@ -135,6 +143,10 @@ pub async fn dispatch(op: EcrOperation, ctx: &Ctx<'_>, request: Value) -> EcrRes
         O::PutImage => images::put(ctx, request).await,
         O::BatchDeleteImage => images::batch_delete(ctx, request).await,
         O::BatchCheckLayerAvailability => images::check_layers(ctx, request).await,
+        O::InitiateLayerUpload => layers::initiate(ctx, request).await,
+        O::UploadLayerPart => layers::upload_part(ctx, request).await,
+        O::CompleteLayerUpload => layers::complete(ctx, request).await,
+        O::GetDownloadUrlForLayer => layers::download_url(ctx, request).await,
         O::NotImplemented(name) => Err(EcrError::new(
             "UnsupportedCommandException",
             format!("berth does not implement the ECR operation {name} yet"),

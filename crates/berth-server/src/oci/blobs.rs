@@ -81,12 +81,17 @@ pub async fn get(req: OciRequest, repo: RepositoryRef, digest: &str) -> Handled 
     let body = if req.method == Method::HEAD {
         Body::empty()
     } else {
-        Body::from_stream(ReaderStream::with_capacity(
-            blob.file.take(blob.len),
-            READ_CHUNK,
-        ))
+        blob_body(blob)
     };
     Ok(respond(status, &headers, body))
+}
+
+/// Streams an opened blob (from its current position, `len` bytes) as a response body.
+pub(crate) fn blob_body(blob: berth_core::BlobRead) -> Body {
+    Body::from_stream(ReaderStream::with_capacity(
+        blob.file.take(blob.len),
+        READ_CHUNK,
+    ))
 }
 
 pub async fn delete(req: OciRequest, repo: RepositoryRef, digest: &str) -> Handled {

@@ -6,6 +6,7 @@
 
 pub mod auth;
 mod blobs;
+pub(crate) use blobs::blob_body;
 mod discovery;
 pub mod error;
 mod manifests;

@@ -1,0 +1,91 @@
+//! ECR's layer operations that go beyond `/v2`: completing an upload without a final chunk,
+//! and short-lived download URLs that need no other credentials.
+
+use std::time::Duration;
+
+use berth_oci::Digest;
+use berth_store::BlobRead;
+
+use crate::{Action, AuthFailure, CoreError, Principal, Registry, RepositoryRef, UploadId};
+
+/// How long a GetDownloadUrlForLayer URL works. ECR's presigned URLs are short-lived too; an
+/// hour covers a slow download of a large layer.
+pub const DOWNLOAD_URL_VALIDITY: Duration = Duration::from_secs(60 * 60);
+
+impl Registry {
+    /// CompleteLayerUpload: refuses a layer the repository already has, as ECR does, and
+    /// otherwise commits the upload under `digest`.
+    pub async fn complete_layer_upload(
+        &self,
+        principal: &Principal,
+        repo: &RepositoryRef,
+        id: UploadId,
+        digest: &Digest,
+    ) -> Result<u64, CoreError> {
+        if self.stat_blob(principal, repo, digest).await.is_ok() {
+            return Err(CoreError::LayerAlreadyExists {
+                digest: digest.to_string(),
+                repository: repo.name.to_string(),
+                registry_id: repo.account.to_string(),
+            });
+        }
+        let nothing =
+            futures_util::stream::empty::<Result<bytes::Bytes, std::convert::Infallible>>();
+        self.complete_upload(principal, repo, id, digest, nothing)
+            .await
+    }
+
+    /// A grant that downloads one layer of one repository until it expires.
+    pub async fn grant_layer_download(
+        &self,
+        principal: &Principal,
+        repo: &RepositoryRef,
+        digest: &Digest,
+    ) -> Result<String, CoreError> {
+        let row = self
+            .repository(principal, Action::GetDownloadUrlForLayer, repo)
+            .await?;
+        if self
+            .meta
+            .repository_blob(row.id, &digest.to_string())
+            .await?
+            .is_none()
+        {
+            return Err(CoreError::BlobUnknown);
+        }
+        let what = format!("{}/{}@{digest}", repo.account, repo.name);
+        Ok(self
+            .signer
+            .grant_download(&what, self.clock.now(), DOWNLOAD_URL_VALIDITY))
+    }
+
+    /// Opens the layer a download grant names. The grant is the authorization; the layer must
+    /// still be in its repository.
+    pub async fn read_granted_layer(&self, grant: &str) -> Result<(Digest, BlobRead), CoreError> {
+        let what = self
+            .signer
+            .verify_download(grant, self.clock.now())
+            .map_err(|e| match e {
+                berth_iam::TokenError::Expired => CoreError::Unauthenticated(AuthFailure::Expired),
+                _ => CoreError::Unauthenticated(AuthFailure::Invalid),
+            })?;
+        let invalid = || CoreError::Unauthenticated(AuthFailure::Invalid);
+        let (path, digest) = what.split_once('@').ok_or_else(invalid)?;
+        let (account, name) = path.split_once('/').ok_or_else(invalid)?;
+        let digest: Digest = digest.parse().map_err(|_| invalid())?;
+        let row = self
+            .meta
+            .repository(account, name)
+            .await?
+            .ok_or(CoreError::BlobUnknown)?;
+        if self
+            .meta
+            .repository_blob(row.id, &digest.to_string())
+            .await?
+            .is_none()
+        {
+            return Err(CoreError::BlobUnknown);
+        }
+        Ok((digest.clone(), self.store.read(&digest, None).await?))
+    }
+}
