@@ -81,6 +81,16 @@ pub enum CoreError {
     RangeNotSatisfiable { size: u64 },
     #[error("the request body ended early: {0}")]
     BodyInterrupted(String),
+    #[error("User with name {0} already exists.")]
+    UserExists(String),
+    #[error("The user with name {0} cannot be found.")]
+    UserNotFound(String),
+    #[error("Cannot delete entity, must delete access keys first ({0}).")]
+    UserHasKeys(String),
+    #[error("Cannot exceed quota for AccessKeysPerUser: 2 ({0}).")]
+    KeyLimitExceeded(String),
+    #[error("The Access Key with id {0} cannot be found.")]
+    KeyNotFound(String),
     #[error("internal error: {0}")]
     Internal(String),
 }

@@ -56,12 +56,13 @@ impl Registry {
             None => (AccessKeyId::generate(), SecretAccessKey::generate()),
         };
         let stored_root = meta.setting_or_insert(ROOT_KEY, key_id.as_str()).await?;
+        let sealer = berth_iam::SecretSealer::new(&config.master_key);
         let new_root_secret = if meta.access_key(key_id.as_str()).await?.is_none() {
             meta.insert_access_key(&AccessKeyRow {
                 id: key_id.to_string(),
                 account_id: account.to_string(),
                 user_name: "root".into(),
-                secret: secret.expose().to_owned(),
+                secret: sealer.seal(&secret),
                 created_at: now,
             })
             .await?;
@@ -78,6 +79,8 @@ impl Registry {
             store,
             clock,
             signer: TokenSigner::new(signing_key.as_bytes()),
+            sealer,
+            live_keys: LiveKeys::default(),
             config,
             default_account: account.clone(),
         };
@@ -91,19 +94,30 @@ impl Registry {
         ))
     }
 
-    /// Authenticates a registry token (the docker login password).
-    pub fn authenticate_token(&self, token: &str) -> Result<Principal, CoreError> {
-        match self.signer.verify(token, self.clock.now()) {
-            Ok(claims) => Ok(Principal::new(
-                claims.account,
-                claims.access_key_id,
-                String::new(),
-            )),
-            Err(TokenError::Expired) => Err(CoreError::Unauthenticated(AuthFailure::Expired)),
-            Err(TokenError::Malformed | TokenError::BadSignature) => {
-                Err(CoreError::Unauthenticated(AuthFailure::Invalid))
+    /// Authenticates a registry token (the docker login password). The token's key must still
+    /// exist: deleting a key revokes the tokens issued for it.
+    pub async fn authenticate_token(&self, token: &str) -> Result<Principal, CoreError> {
+        let claims = match self.signer.verify(token, self.clock.now()) {
+            Ok(claims) => claims,
+            Err(TokenError::Expired) => {
+                return Err(CoreError::Unauthenticated(AuthFailure::Expired))
             }
+            Err(TokenError::Malformed | TokenError::BadSignature) => {
+                return Err(CoreError::Unauthenticated(AuthFailure::Invalid))
+            }
+        };
+        if !self.live_keys.recently_seen(claims.access_key_id.as_str()) {
+            let (id, row) = self.access_key(claims.access_key_id.as_str()).await?;
+            if row.account_id != claims.account.as_str() {
+                return Err(CoreError::Unauthenticated(AuthFailure::Invalid));
+            }
+            self.live_keys.seen(id.as_str());
         }
+        Ok(Principal::new(
+            claims.account,
+            claims.access_key_id,
+            String::new(),
+        ))
     }
 
     async fn access_key(&self, key_id: &str) -> Result<(AccessKeyId, AccessKeyRow), CoreError> {
@@ -125,6 +139,15 @@ impl Registry {
         Ok(Principal::new(account, id, row.user_name))
     }
 
+    fn open_secret(&self, row: &AccessKeyRow) -> Result<SecretAccessKey, CoreError> {
+        self.sealer.open(&row.secret).map_err(|e| {
+            CoreError::Internal(format!(
+                "access key {}: {e} (is the master key right?)",
+                row.id
+            ))
+        })
+    }
+
     /// Authenticates an access key pair, as the admin API receives it.
     pub async fn authenticate_key(
         &self,
@@ -132,7 +155,7 @@ impl Registry {
         secret: &str,
     ) -> Result<Principal, CoreError> {
         let (id, row) = self.access_key(key_id).await?;
-        if !SecretAccessKey::new(row.secret.clone()).matches(secret) {
+        if !self.open_secret(&row)?.matches(secret) {
             return Err(CoreError::Unauthenticated(AuthFailure::Invalid));
         }
         Self::principal_of(id, row)
@@ -148,10 +171,11 @@ impl Registry {
         service: &str,
     ) -> Result<Principal, CoreError> {
         let (id, row) = self.access_key(&auth.access_key_id).await?;
+        let secret = self.open_secret(&row)?;
         berth_iam::sigv4::verify(
             auth,
             request,
-            &row.secret,
+            secret.expose(),
             &self.config.region,
             service,
             self.clock.now(),
@@ -167,6 +191,34 @@ impl Registry {
             principal.access_key_id(),
             self.clock.now(),
         )
+    }
+}
+
+/// Access keys confirmed to exist in the last few seconds, so that the pull hot path checks a
+/// token's key without a database round trip. Deleting a key evicts it here at once; other
+/// nodes of a PostgreSQL deployment stop accepting its tokens within [`LIVE_KEY_TTL`].
+/// Monotonic time is right here: this is a cache lifetime, not a rule about wall-clock dates.
+#[derive(Default)]
+pub(crate) struct LiveKeys {
+    seen: std::sync::Mutex<std::collections::HashMap<String, std::time::Instant>>,
+}
+
+pub(crate) const LIVE_KEY_TTL: std::time::Duration = std::time::Duration::from_secs(5);
+
+impl LiveKeys {
+    fn recently_seen(&self, key: &str) -> bool {
+        let seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+        seen.get(key).is_some_and(|at| at.elapsed() < LIVE_KEY_TTL)
+    }
+
+    fn seen(&self, key: &str) {
+        let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+        seen.insert(key.to_owned(), std::time::Instant::now());
+    }
+
+    pub(crate) fn forget(&self, key: &str) {
+        let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+        seen.remove(key);
     }
 }
 

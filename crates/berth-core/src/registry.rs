@@ -13,7 +13,7 @@ use crate::mutability::{TagMutability, TagMutabilityRule};
 use crate::{Action, Clock, CoreError, Principal};
 
 /// What the core needs to know of the configuration.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct RegistryConfig {
     /// Where blobs and uploads live.
     pub data_dir: PathBuf,
@@ -23,6 +23,8 @@ pub struct RegistryConfig {
     pub region: String,
     /// Create a repository on first push instead of refusing with NAME_UNKNOWN.
     pub auto_create_repositories: bool,
+    /// Seals secret access keys at rest; must be the same on every node.
+    pub master_key: [u8; 32],
 }
 
 /// A repository addressed within a registry (an account).
@@ -46,6 +48,8 @@ pub struct Registry {
     pub(crate) store: BlobStore,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) signer: TokenSigner,
+    pub(crate) sealer: berth_iam::SecretSealer,
+    pub(crate) live_keys: crate::identity::LiveKeys,
     pub(crate) config: RegistryConfig,
     pub(crate) default_account: AccountId,
 }

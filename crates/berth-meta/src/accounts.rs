@@ -10,7 +10,7 @@ pub struct AccessKeyRow {
     pub id: String,
     pub account_id: String,
     pub user_name: String,
-    /// FIXME(issue 10): stored plain until SigV4 lands with encrypted key storage.
+    /// The secret, sealed by the caller (see `berth_iam::SecretSealer`); never plain.
     pub secret: String,
     pub created_at: i64,
 }
@@ -91,5 +91,108 @@ impl Meta {
             })
         })
         .transpose()
+    }
+
+    /// Creates an IAM user.
+    pub async fn create_user(&self, account: &str, name: &str, now: i64) -> Result<(), MetaError> {
+        let mut tx = self.write().await?;
+        let done = sqlx::query(
+            "INSERT INTO users (account_id, name, created_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (account_id, name) DO NOTHING",
+        )
+        .bind(account)
+        .bind(name)
+        .bind(now)
+        .execute(&mut *tx.tx)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Err(MetaError::UserExists);
+        }
+        tx.commit().await
+    }
+
+    /// Users of an account with their creation times, by name.
+    pub async fn list_users(&self, account: &str) -> Result<Vec<(String, i64)>, MetaError> {
+        let rows =
+            sqlx::query("SELECT name, created_at FROM users WHERE account_id = $1 ORDER BY name")
+                .bind(account)
+                .fetch_all(&self.pool)
+                .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+            .collect()
+    }
+
+    pub async fn user_exists(&self, account: &str, name: &str) -> Result<bool, MetaError> {
+        let found: Option<i64> =
+            sqlx::query_scalar("SELECT 1 FROM users WHERE account_id = $1 AND name = $2")
+                .bind(account)
+                .bind(name)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(found.is_some())
+    }
+
+    /// Deletes a user that has no access keys left, as IAM requires.
+    pub async fn delete_user(&self, account: &str, name: &str) -> Result<(), MetaError> {
+        let mut tx = self.write().await?;
+        let keys: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM access_keys WHERE account_id = $1 AND user_name = $2",
+        )
+        .bind(account)
+        .bind(name)
+        .fetch_one(&mut *tx.tx)
+        .await?;
+        if keys > 0 {
+            return Err(MetaError::UserHasKeys);
+        }
+        let done = sqlx::query("DELETE FROM users WHERE account_id = $1 AND name = $2")
+            .bind(account)
+            .bind(name)
+            .execute(&mut *tx.tx)
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(MetaError::UserNotFound);
+        }
+        tx.commit().await
+    }
+
+    /// Access keys of one user, oldest first (secrets stay sealed).
+    pub async fn list_access_keys(
+        &self,
+        account: &str,
+        user: &str,
+    ) -> Result<Vec<AccessKeyRow>, MetaError> {
+        let rows = sqlx::query(
+            "SELECT id, account_id, user_name, secret, created_at FROM access_keys \
+             WHERE account_id = $1 AND user_name = $2 ORDER BY created_at, id",
+        )
+        .bind(account)
+        .bind(user)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(AccessKeyRow {
+                    id: r.try_get(0)?,
+                    account_id: r.try_get(1)?,
+                    user_name: r.try_get(2)?,
+                    secret: r.try_get(3)?,
+                    created_at: r.try_get(4)?,
+                })
+            })
+            .collect()
+    }
+
+    /// Deletes an access key of the account. Returns whether it existed.
+    pub async fn delete_access_key(&self, account: &str, id: &str) -> Result<bool, MetaError> {
+        let mut tx = self.write().await?;
+        let done = sqlx::query("DELETE FROM access_keys WHERE account_id = $1 AND id = $2")
+            .bind(account)
+            .bind(id)
+            .execute(&mut *tx.tx)
+            .await?;
+        tx.commit().await?;
+        Ok(done.rows_affected() > 0)
     }
 }

@@ -16,6 +16,12 @@ pub enum MetaError {
     UnsupportedUrl(String),
     #[error("the manifest references {digest}, which is not in the repository")]
     MissingReference { digest: String, is_manifest: bool },
+    #[error("the user already exists")]
+    UserExists,
+    #[error("the user does not exist")]
+    UserNotFound,
+    #[error("the user still has access keys")]
+    UserHasKeys,
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
 }

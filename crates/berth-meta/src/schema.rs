@@ -7,7 +7,18 @@
 use crate::{Backend, Meta, MetaError};
 
 /// Each migration is a list of statements applied in one transaction, in order.
-const MIGRATIONS: &[(i64, &str)] = &[(1, INITIAL), (2, RESOURCE_TAGS)];
+const MIGRATIONS: &[(i64, &str)] = &[(1, INITIAL), (2, RESOURCE_TAGS), (3, USERS)];
+
+/// IAM users; the root user of each account is implicit.
+const USERS: &str = r#"
+CREATE TABLE IF NOT EXISTS users (
+    account_id TEXT NOT NULL REFERENCES accounts(id),
+    name TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    PRIMARY KEY (account_id, name)
+);
+CREATE INDEX IF NOT EXISTS access_keys_by_user ON access_keys (account_id, user_name);
+"#;
 
 /// AWS resource tags (TagResource), keyed by the repository they belong to.
 const RESOURCE_TAGS: &str = r#"

@@ -22,14 +22,17 @@ use crate::AppState;
 const MAX_BODY: usize = 64 * 1024;
 
 type AdminError = EcrError;
-type AdminResult = Result<Response, AdminError>;
+pub(crate) type AdminResult = Result<Response, AdminError>;
 
-async fn principal(state: &AppState, headers: &HeaderMap) -> Result<Principal, AdminError> {
+pub(crate) async fn principal(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> Result<Principal, AdminError> {
     let (key, secret) = basic_credentials(headers).map_err(CoreError::Unauthenticated)?;
     Ok(state.registry.authenticate_key(&key, &secret).await?)
 }
 
-fn parse_body<T: serde::de::DeserializeOwned>(body: &Bytes) -> Result<T, AdminError> {
+pub(crate) fn parse_body<T: serde::de::DeserializeOwned>(body: &Bytes) -> Result<T, AdminError> {
     if body.len() > MAX_BODY {
         return Err(EcrError::invalid("the request body is too large"));
     }
@@ -69,7 +72,7 @@ fn render(r: &Repository) -> serde_json::Value {
     })
 }
 
-fn ok(body: serde_json::Value) -> AdminResult {
+pub(crate) fn ok(body: serde_json::Value) -> AdminResult {
     Ok((
         StatusCode::OK,
         [("content-type", "application/json")],

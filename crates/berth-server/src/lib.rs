@@ -14,6 +14,7 @@
 
 mod access_log;
 pub mod admin;
+mod admin_iam;
 pub mod ecr;
 mod health;
 mod layer_download;
@@ -51,6 +52,30 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/berth/admin/v1/repositories/set-mutability",
             post(admin::set_mutability),
+        )
+        .route(
+            "/berth/admin/v1/iam/create-user",
+            post(admin_iam::create_user),
+        )
+        .route(
+            "/berth/admin/v1/iam/list-users",
+            post(admin_iam::list_users),
+        )
+        .route(
+            "/berth/admin/v1/iam/delete-user",
+            post(admin_iam::delete_user),
+        )
+        .route(
+            "/berth/admin/v1/iam/create-access-key",
+            post(admin_iam::create_access_key),
+        )
+        .route(
+            "/berth/admin/v1/iam/list-access-keys",
+            post(admin_iam::list_access_keys),
+        )
+        .route(
+            "/berth/admin/v1/iam/delete-access-key",
+            post(admin_iam::delete_access_key),
         )
         .route("/v2", axum::routing::any(oci::dispatch))
         .route("/v2/", axum::routing::any(oci::dispatch))

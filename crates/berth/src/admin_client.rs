@@ -56,6 +56,72 @@ pub enum RepoCommand {
     },
 }
 
+#[derive(clap::Subcommand, Debug)]
+pub enum IamCommand {
+    /// Create an IAM user in the caller's account.
+    CreateUser {
+        user_name: String,
+        #[command(flatten)]
+        conn: Connection,
+    },
+    /// List the account's IAM users.
+    ListUsers {
+        #[command(flatten)]
+        conn: Connection,
+    },
+    /// Delete a user; its access keys must be deleted first.
+    DeleteUser {
+        user_name: String,
+        #[command(flatten)]
+        conn: Connection,
+    },
+    /// Create an access key pair for a user (or `root`); the secret is shown only now.
+    CreateAccessKey {
+        #[arg(long)]
+        user_name: String,
+        #[command(flatten)]
+        conn: Connection,
+    },
+    /// List a user's access keys (never their secrets).
+    ListAccessKeys {
+        #[arg(long)]
+        user_name: String,
+        #[command(flatten)]
+        conn: Connection,
+    },
+    /// Delete an access key; requests and registry tokens that use it are refused at once.
+    DeleteAccessKey {
+        /// The access key id to delete (positional: `--access-key-id` names the caller's key).
+        #[arg(value_name = "ACCESS_KEY_ID")]
+        key: String,
+        #[command(flatten)]
+        conn: Connection,
+    },
+}
+
+pub fn iam(cmd: IamCommand) -> anyhow::Result<()> {
+    use IamCommand as C;
+    let (conn, operation, body) = match cmd {
+        C::CreateUser { user_name, conn } => {
+            (conn, "create-user", json!({ "UserName": user_name }))
+        }
+        C::ListUsers { conn } => (conn, "list-users", json!({})),
+        C::DeleteUser { user_name, conn } => {
+            (conn, "delete-user", json!({ "UserName": user_name }))
+        }
+        C::CreateAccessKey { user_name, conn } => {
+            (conn, "create-access-key", json!({ "UserName": user_name }))
+        }
+        C::ListAccessKeys { user_name, conn } => {
+            (conn, "list-access-keys", json!({ "UserName": user_name }))
+        }
+        C::DeleteAccessKey { key, conn } => {
+            (conn, "delete-access-key", json!({ "AccessKeyId": key }))
+        }
+    };
+    print(&call(&conn, &format!("iam/{operation}"), body)?)
+}
+
 fn call(conn: &Connection, operation: &str, body: Value) -> anyhow::Result<Value> {
     use base64::Engine as _;
     let url = format!(

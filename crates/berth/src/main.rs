@@ -1,11 +1,12 @@
 //! The `berth` command: `serve` runs the registry; the other subcommands are clients of a
-//! running server (`login-password`, `repo …`).
+//! running server (`login-password`, `repo …`, `iam …`).
 //!
 //! Configuration for `serve` comes from `berth.toml`, then `BERTH_*` variables, then flags,
 //! each overriding the one before; see [`config`].
 
 mod admin_client;
 mod config;
+mod master_key;
 mod serve_cmd;
 
 use std::process::ExitCode;
@@ -32,6 +33,9 @@ enum Command {
     /// Manage repositories on a running server.
     #[command(subcommand)]
     Repo(admin_client::RepoCommand),
+    /// Manage IAM users and access keys on a running server.
+    #[command(subcommand)]
+    Iam(admin_client::IamCommand),
 }
 
 fn main() -> ExitCode {
@@ -40,6 +44,7 @@ fn main() -> ExitCode {
         Command::Serve(args) => serve_cmd::run(args),
         Command::LoginPassword(conn) => admin_client::login_password(&conn),
         Command::Repo(cmd) => admin_client::repo(cmd),
+        Command::Iam(cmd) => admin_client::iam(cmd),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

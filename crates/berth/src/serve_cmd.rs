@@ -78,6 +78,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
             metadata_url: settings.metadata.clone(),
             region: settings.region.clone(),
             auto_create_repositories: settings.auto_create_repositories,
+            master_key: crate::master_key::load_or_create(&settings.data_dir)?,
         };
         let clock = Arc::new(SystemClock::new(settings.clock_offset_seconds));
         let (registry, boot) = Registry::open(config, clock, root_key_from_env()?)

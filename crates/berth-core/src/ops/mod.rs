@@ -2,6 +2,7 @@
 
 pub mod blobs;
 pub mod discovery;
+pub mod iam;
 pub mod images;
 pub mod layers;
 pub mod manifests;

@@ -76,6 +76,11 @@ impl From<CoreError> for EcrError {
             CoreError::ChunkOutOfOrder { .. }
             | CoreError::RangeNotSatisfiable { .. }
             | CoreError::BodyInterrupted(_) => "InvalidLayerPartException",
+            // IAM's own error codes, for the IAM calls of the admin API.
+            CoreError::UserExists(_) => "EntityAlreadyExists",
+            CoreError::UserNotFound(_) | CoreError::KeyNotFound(_) => "NoSuchEntity",
+            CoreError::UserHasKeys(_) => "DeleteConflict",
+            CoreError::KeyLimitExceeded(_) => "LimitExceeded",
             CoreError::Internal(detail) => {
                 tracing::error!(%detail, "internal error");
                 return EcrError {

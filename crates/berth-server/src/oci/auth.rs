@@ -23,10 +23,13 @@ pub fn basic_credentials(headers: &HeaderMap) -> Result<(String, String), AuthFa
     Ok((user.to_owned(), password.to_owned()))
 }
 
-pub fn authenticate(registry: &Registry, headers: &HeaderMap) -> Result<Principal, CoreError> {
+pub async fn authenticate(
+    registry: &Registry,
+    headers: &HeaderMap,
+) -> Result<Principal, CoreError> {
     let (user, token) = basic_credentials(headers).map_err(CoreError::Unauthenticated)?;
     if user != "AWS" {
         return Err(CoreError::Unauthenticated(AuthFailure::Invalid));
     }
-    registry.authenticate_token(&token)
+    registry.authenticate_token(&token).await
 }

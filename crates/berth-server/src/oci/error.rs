@@ -78,7 +78,12 @@ impl From<CoreError> for OciError {
                 OciError::new(C::NameInvalid, msg)
             }
             CoreError::RepositoryNotEmpty { .. } => OciError::new(C::Denied, msg),
-            CoreError::InvalidParameter(_) => OciError::new(C::Unsupported, msg),
+            CoreError::InvalidParameter(_)
+            | CoreError::UserExists(_)
+            | CoreError::UserNotFound(_)
+            | CoreError::UserHasKeys(_)
+            | CoreError::KeyLimitExceeded(_)
+            | CoreError::KeyNotFound(_) => OciError::new(C::Unsupported, msg),
             CoreError::ManifestUnknown | CoreError::ManifestNotAcceptable(_) => {
                 OciError::new(C::ManifestUnknown, msg)
             }

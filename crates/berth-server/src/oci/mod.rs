@@ -71,7 +71,7 @@ async fn route(
         )
         .with_status(StatusCode::NOT_FOUND)
     })?;
-    let principal = auth::authenticate(&state.registry, &headers)?;
+    let principal = auth::authenticate(&state.registry, &headers).await?;
     let query = Query::<HashMap<String, String>>::try_from_uri(uri)
         .map(|q| q.0)
         .map_err(|_| OciError::new(ErrorCode::Unsupported, "the query string is malformed"))?;

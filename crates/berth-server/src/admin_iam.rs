@@ -1,0 +1,123 @@
+//! The IAM part of the admin API: users and access keys, for `berth iam …`. Shapes follow
+//! IAM's (`User`, `AccessKey`, `AccessKeyMetadata`); secrets appear only in the answer to
+//! create-access-key.
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::HeaderMap;
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::admin::{ok, parse_body, principal, AdminResult};
+use crate::AppState;
+
+fn iso8601(millis: i64) -> String {
+    let secs = std::time::UNIX_EPOCH + std::time::Duration::from_millis(millis.max(0) as u64);
+    let stamp = berth_iam::sigv4::format_amz_date(secs);
+    format!(
+        "{}-{}-{}T{}:{}:{}Z",
+        &stamp[0..4],
+        &stamp[4..6],
+        &stamp[6..8],
+        &stamp[9..11],
+        &stamp[11..13],
+        &stamp[13..15]
+    )
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+pub struct UserRequest {
+    user_name: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+pub struct KeyRequest {
+    access_key_id: String,
+}
+
+pub async fn create_user(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> AdminResult {
+    let p = principal(&state, &headers).await?;
+    let req: UserRequest = parse_body(&body)?;
+    state.registry.create_user(&p, &req.user_name).await?;
+    ok(json!({ "User": {
+        "UserName": req.user_name,
+        "Arn": format!("arn:aws:iam::{}:user/{}", p.account(), req.user_name),
+    }}))
+}
+
+pub async fn list_users(State(state): State<AppState>, headers: HeaderMap) -> AdminResult {
+    let p = principal(&state, &headers).await?;
+    let users = state.registry.list_users(&p).await?;
+    ok(
+        json!({ "Users": users.into_iter().map(|(name, created)| json!({
+        "UserName": name,
+        "Arn": format!("arn:aws:iam::{}:user/{name}", p.account()),
+        "CreateDate": iso8601(created),
+    })).collect::<Vec<_>>() }),
+    )
+}
+
+pub async fn delete_user(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> AdminResult {
+    let p = principal(&state, &headers).await?;
+    let req: UserRequest = parse_body(&body)?;
+    state.registry.delete_user(&p, &req.user_name).await?;
+    ok(json!({}))
+}
+
+pub async fn create_access_key(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> AdminResult {
+    let p = principal(&state, &headers).await?;
+    let req: UserRequest = parse_body(&body)?;
+    let (id, secret) = state.registry.create_access_key(&p, &req.user_name).await?;
+    ok(json!({ "AccessKey": {
+        "UserName": req.user_name,
+        "AccessKeyId": id.as_str(),
+        "SecretAccessKey": secret.expose(),
+        "Status": "Active",
+    }}))
+}
+
+pub async fn list_access_keys(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> AdminResult {
+    let p = principal(&state, &headers).await?;
+    let req: UserRequest = parse_body(&body)?;
+    let keys = state.registry.list_access_keys(&p, &req.user_name).await?;
+    ok(
+        json!({ "AccessKeyMetadata": keys.into_iter().map(|k| json!({
+        "UserName": k.user_name,
+        "AccessKeyId": k.id,
+        "Status": "Active",
+        "CreateDate": iso8601(k.created_at_millis),
+    })).collect::<Vec<_>>() }),
+    )
+}
+
+pub async fn delete_access_key(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> AdminResult {
+    let p = principal(&state, &headers).await?;
+    let req: KeyRequest = parse_body(&body)?;
+    state
+        .registry
+        .delete_access_key(&p, &req.access_key_id)
+        .await?;
+    ok(json!({}))
+}

@@ -1,0 +1,80 @@
+"""IAM users and access keys: `berth iam …`, secrets sealed at rest, deletion refused at once."""
+
+import glob
+import json
+import os
+import subprocess
+
+import requests
+
+from ecr import aws
+
+
+def iam(server, *args, check=True, env=None):
+    r = server.berth("iam", *args, check=check, env=env)
+    return json.loads(r.stdout) if check else r
+
+
+def database_dump(server):
+    if server.backend == "postgres":
+        return subprocess.run(["pg_dump", server.metadata], capture_output=True, check=True).stdout
+    data = b""
+    for path in glob.glob(os.path.join(server.data_dir, "berth.db*")):
+        with open(path, "rb") as f:
+            data += f.read()
+    return data
+
+
+def test_users_and_keys_work_on_both_doors_and_deletion_is_immediate(server):
+    iam(server, "create-user", "alice")
+    assert [u["UserName"] for u in iam(server, "list-users")["Users"]] == ["alice"]
+    key = iam(server, "create-access-key", "--user-name", "alice")["AccessKey"]
+    key_id, secret = key["AccessKeyId"], key["SecretAccessKey"]
+    listed = iam(server, "list-access-keys", "--user-name", "alice")["AccessKeyMetadata"]
+    assert [k["AccessKeyId"] for k in listed] == [key_id]
+    assert secret not in json.dumps(listed)
+
+    me = aws(server, "sts", "get-caller-identity", key=key_id, secret=secret)
+    assert me["Arn"].endswith(":user/alice")
+    aws(server, "ecr", "create-repository", "--repository-name", "alice-repo", key=key_id, secret=secret)
+    password = aws(server, "ecr", "get-login-password", key=key_id, secret=secret).strip()
+    assert requests.get(server.url + "/v2/alice-repo/tags/list", auth=("AWS", password)).status_code == 200
+
+    # The secret is never plain in the database or the log.
+    assert secret.encode() not in database_dump(server)
+    assert secret not in server.server_log()
+
+    r = iam(server, "delete-user", "alice", check=False)
+    assert r.returncode != 0 and "DeleteConflict" in r.stderr
+    iam(server, "delete-access-key", key_id)
+    r = aws(server, "ecr", "describe-repositories", key=key_id, secret=secret, check=False)
+    assert r.returncode != 0 and "UnrecognizedClientException" in r.stderr
+    assert requests.get(server.url + "/v2/alice-repo/tags/list", auth=("AWS", password)).status_code == 401
+    iam(server, "delete-user", "alice")
+    assert iam(server, "list-users")["Users"] == []
+
+
+def test_only_root_manages_iam_and_keys_are_limited(server):
+    iam(server, "create-user", "bob")
+    key = iam(server, "create-access-key", "--user-name", "bob")["AccessKey"]
+    env = server.env(AWS_ACCESS_KEY_ID=key["AccessKeyId"], AWS_SECRET_ACCESS_KEY=key["SecretAccessKey"])
+    r = iam(server, "create-user", "mallory", check=False, env=env)
+    assert r.returncode != 0 and "AccessDeniedException" in r.stderr
+    iam(server, "create-access-key", "--user-name", "bob")
+    r = iam(server, "create-access-key", "--user-name", "bob", check=False)
+    assert "LimitExceeded" in r.stderr
+    r = iam(server, "create-user", "bob", check=False)
+    assert "EntityAlreadyExists" in r.stderr
+    r = iam(server, "create-access-key", "--user-name", "nobody", check=False)
+    assert "NoSuchEntity" in r.stderr
+    r = iam(server, "create-user", "bad name!", check=False)
+    assert "InvalidParameterException" in r.stderr
+
+
+def test_root_secret_is_sealed_and_survives_restart(server):
+    from conftest import ROOT_SECRET
+    assert ROOT_SECRET.encode() not in database_dump(server)
+    key_file = os.path.join(server.data_dir, "keys", "master.key")
+    assert oct(os.stat(key_file).st_mode & 0o777) == "0o600"
+    server.restart()
+    assert aws(server, "ecr", "describe-repositories")["repositories"] == []
