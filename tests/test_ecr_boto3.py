@@ -133,6 +133,8 @@ def test_hostile_requests_get_aws_shaped_errors_and_change_nothing(server):
         (signed(server, "CreateRepository", json.dumps({"repositoryName": "../etc"})), "InvalidParameterException"),
         (signed(server, "CreateRepository", json.dumps({"repositoryName": "ok-name", "imageTagMutability": "X"})), "InvalidParameterException"),
         (signed(server, "CreateRepository", json.dumps({"repositoryName": 7})), "InvalidParameterException"),
+        (signed(server, "CreateRepository", json.dumps({})), "InvalidParameterException"),
+        (signed(server, "DescribeRepositories", json.dumps({"maxResults": 5000})), "InvalidParameterException"),
         (signed(server, "CreateRepository", create,
                 when=datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(minutes=20)),
          "InvalidSignatureException"),

@@ -60,7 +60,12 @@ def test_layer_part_gaps_and_digest_mismatches_are_refused(server):
         ecr.complete_layer_upload(repositoryName="gaps", uploadId=upload_id, layerDigests=[sha256(b"abc")])
     assert server.request("HEAD", f"/v2/gaps/blobs/{sha256(b'abc')}").status_code == 404
     with pytest.raises(ecr.exceptions.UploadNotFoundException):
+        ecr.upload_layer_part(repositoryName="gaps", uploadId="00000000-0000-4000-8000-000000000000",
+                              partFirstByte=0, partLastByte=0, layerPartBlob=b"a")
+    # A malformed id breaks the model's pattern before anything is looked up.
+    with pytest.raises(ecr.exceptions.InvalidParameterException) as e:
         ecr.upload_layer_part(repositoryName="gaps", uploadId="not-an-upload", partFirstByte=0, partLastByte=0, layerPartBlob=b"a")
+    assert "'uploadId'" in str(e.value)
 
 
 def test_download_url_works_without_credentials_and_expires(server):

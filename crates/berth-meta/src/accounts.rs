@@ -1,5 +1,6 @@
 //! Accounts, access keys and server settings.
 
+use sqlx::any::AnyRow;
 use sqlx::Row;
 
 use crate::{Meta, MetaError};
@@ -13,6 +14,18 @@ pub struct AccessKeyRow {
     /// The secret, sealed by the caller (see `berth_iam::SecretSealer`); never plain.
     pub secret: String,
     pub created_at: i64,
+}
+
+const KEY_COLUMNS: &str = "id, account_id, user_name, secret, created_at";
+
+fn key_row(r: &AnyRow) -> Result<AccessKeyRow, MetaError> {
+    Ok(AccessKeyRow {
+        id: r.try_get(0)?,
+        account_id: r.try_get(1)?,
+        user_name: r.try_get(2)?,
+        secret: r.try_get(3)?,
+        created_at: r.try_get(4)?,
+    })
 }
 
 impl Meta {
@@ -75,22 +88,13 @@ impl Meta {
     }
 
     pub async fn access_key(&self, id: &str) -> Result<Option<AccessKeyRow>, MetaError> {
-        let row = sqlx::query(
-            "SELECT id, account_id, user_name, secret, created_at FROM access_keys WHERE id = $1",
-        )
+        let row = sqlx::query(&format!(
+            "SELECT {KEY_COLUMNS} FROM access_keys WHERE id = $1"
+        ))
         .bind(id)
         .fetch_optional(&self.pool)
         .await?;
-        row.map(|r| {
-            Ok(AccessKeyRow {
-                id: r.try_get(0)?,
-                account_id: r.try_get(1)?,
-                user_name: r.try_get(2)?,
-                secret: r.try_get(3)?,
-                created_at: r.try_get(4)?,
-            })
-        })
-        .transpose()
+        row.as_ref().map(key_row).transpose()
     }
 
     /// Creates an IAM user.
@@ -163,25 +167,15 @@ impl Meta {
         account: &str,
         user: &str,
     ) -> Result<Vec<AccessKeyRow>, MetaError> {
-        let rows = sqlx::query(
-            "SELECT id, account_id, user_name, secret, created_at FROM access_keys \
-             WHERE account_id = $1 AND user_name = $2 ORDER BY created_at, id",
-        )
+        let rows = sqlx::query(&format!(
+            "SELECT {KEY_COLUMNS} FROM access_keys \
+             WHERE account_id = $1 AND user_name = $2 ORDER BY created_at, id"
+        ))
         .bind(account)
         .bind(user)
         .fetch_all(&self.pool)
         .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(AccessKeyRow {
-                    id: r.try_get(0)?,
-                    account_id: r.try_get(1)?,
-                    user_name: r.try_get(2)?,
-                    secret: r.try_get(3)?,
-                    created_at: r.try_get(4)?,
-                })
-            })
-            .collect()
+        rows.iter().map(key_row).collect()
     }
 
     /// Deletes an access key of the account. Returns whether it existed.

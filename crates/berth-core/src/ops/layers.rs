@@ -45,14 +45,7 @@ impl Registry {
         let row = self
             .repository(principal, Action::GetDownloadUrlForLayer, repo)
             .await?;
-        if self
-            .meta
-            .repository_blob(row.id, &digest.to_string())
-            .await?
-            .is_none()
-        {
-            return Err(CoreError::BlobUnknown);
-        }
+        self.require_blob(row.id, digest).await?;
         let what = format!("{}/{}@{digest}", repo.account, repo.name);
         Ok(self
             .signer
@@ -78,14 +71,18 @@ impl Registry {
             .repository(account, name)
             .await?
             .ok_or(CoreError::BlobUnknown)?;
-        if self
-            .meta
-            .repository_blob(row.id, &digest.to_string())
-            .await?
-            .is_none()
-        {
-            return Err(CoreError::BlobUnknown);
-        }
+        self.require_blob(row.id, &digest).await?;
         Ok((digest.clone(), self.store.read(&digest, None).await?))
+    }
+
+    async fn require_blob(&self, repository_id: i64, digest: &Digest) -> Result<(), CoreError> {
+        match self
+            .meta
+            .repository_blob(repository_id, &digest.to_string())
+            .await?
+        {
+            Some(_) => Ok(()),
+            None => Err(CoreError::BlobUnknown),
+        }
     }
 }

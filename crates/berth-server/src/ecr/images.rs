@@ -34,12 +34,12 @@ impl ImageId {
     }
 
     /// The digest and tag as validated types, or the failure ECR reports for them.
-    fn validate(&self) -> Result<(Option<Digest>, Option<Tag>), Value> {
-        let digest = match &self.image_digest {
+    fn validate(&self) -> Result<Target, Value> {
+        let digest: Option<Digest> = match &self.image_digest {
             None => None,
             Some(d) => Some(d.parse().map_err(|_| self.failure("InvalidImageDigest", "Invalid request parameters: image digest should satisfy the regex '[a-zA-Z0-9-_+.]+:[a-fA-F0-9]+'"))?),
         };
-        let tag = match &self.image_tag {
+        let tag: Option<Tag> = match &self.image_tag {
             None => None,
             Some(t) => Some(t.parse().map_err(|_| {
                 self.failure(
@@ -48,14 +48,55 @@ impl ImageId {
                 )
             })?),
         };
-        if digest.is_none() && tag.is_none() {
-            return Err(self.failure(
-                "MissingDigestAndTag",
-                "Invalid request parameters: both tag and digest cannot be null",
-            ));
-        }
-        Ok((digest, tag))
+        // A tag, when given, is what the request is about; a digest beside it must agree.
+        let reference = match (&tag, &digest) {
+            (Some(t), _) => Reference::Tag(t.clone()),
+            (None, Some(d)) => Reference::Digest(d.clone()),
+            (None, None) => {
+                return Err(self.failure(
+                    "MissingDigestAndTag",
+                    "Invalid request parameters: both tag and digest cannot be null",
+                ))
+            }
+        };
+        Ok(Target {
+            reference,
+            digest,
+            tag,
+        })
     }
+
+    /// The failure for a tag that names another digest than the one given.
+    fn mismatch(&self) -> Value {
+        self.failure(
+            "ImageTagDoesNotMatchDigest",
+            "Invalid request parameters: given tag does not map to given digest",
+        )
+    }
+}
+
+/// A validated image id.
+struct Target {
+    reference: Reference,
+    digest: Option<Digest>,
+    tag: Option<Tag>,
+}
+
+impl Target {
+    /// Whether a digest given beside a tag disagrees with what the tag points at.
+    fn contradicts(&self, actual: &Digest) -> bool {
+        self.digest.as_ref().is_some_and(|d| d != actual)
+    }
+}
+
+/// ECR takes 1 to 100 image ids per batch call.
+fn check_batch(ids: &[ImageId]) -> Result<(), EcrError> {
+    if ids.is_empty() || ids.len() > 100 {
+        return Err(EcrError::invalid(
+            "Invalid parameter at 'imageIds': 1 to 100 image ids are allowed",
+        ));
+    }
+    Ok(())
 }
 
 #[derive(Deserialize)]
@@ -228,41 +269,26 @@ struct BatchGetImage {
 pub async fn batch_get(ctx: &Ctx<'_>, request: Value) -> EcrResult {
     let req: BatchGetImage = parse(request)?;
     let repo = ctx.repo(req.registry_id.as_deref(), &req.repository_name)?;
-    if req.image_ids.is_empty() || req.image_ids.len() > 100 {
-        return Err(EcrError::invalid(
-            "Invalid parameter at 'imageIds': 1 to 100 image ids are allowed",
-        ));
-    }
+    check_batch(&req.image_ids)?;
     let accepted = req.accepted_media_types.unwrap_or_default();
     let registry = &ctx.state.registry;
     let (mut images, mut failures) = (Vec::new(), Vec::new());
     for id in &req.image_ids {
-        let (digest, tag) = match id.validate() {
-            Ok(v) => v,
+        let target = match id.validate() {
+            Ok(t) => t,
             Err(f) => {
                 failures.push(f);
                 continue;
             }
         };
-        let reference = match (&tag, &digest) {
-            (Some(t), _) => Reference::Tag(t.clone()),
-            (None, Some(d)) => Reference::Digest(d.clone()),
-            (None, None) => continue,
-        };
         match registry
-            .get_manifest(ctx.principal, &repo, &reference, &accepted)
+            .get_manifest(ctx.principal, &repo, &target.reference, &accepted)
             .await
         {
+            Ok(m) if target.contradicts(&m.digest) => failures.push(id.mismatch()),
             Ok(m) => {
-                if digest.as_ref().is_some_and(|d| *d != m.digest) {
-                    failures.push(id.failure(
-                        "ImageTagDoesNotMatchDigest",
-                        "Invalid request parameters: given tag does not map to given digest",
-                    ));
-                    continue;
-                }
                 let mut image_id = json!({ "imageDigest": m.digest.to_string() });
-                if let Some(t) = &tag {
+                if let Some(t) = &target.tag {
                     image_id["imageTag"] = t.as_str().into();
                 }
                 images.push(json!({
@@ -372,42 +398,38 @@ struct BatchDeleteImage {
 pub async fn batch_delete(ctx: &Ctx<'_>, request: Value) -> EcrResult {
     let req: BatchDeleteImage = parse(request)?;
     let repo = ctx.repo(req.registry_id.as_deref(), &req.repository_name)?;
-    if req.image_ids.is_empty() || req.image_ids.len() > 100 {
-        return Err(EcrError::invalid(
-            "Invalid parameter at 'imageIds': 1 to 100 image ids are allowed",
-        ));
-    }
+    check_batch(&req.image_ids)?;
     let registry = &ctx.state.registry;
     let (mut deleted, mut failures) = (Vec::new(), Vec::new());
     for id in &req.image_ids {
-        let (digest, tag) = match id.validate() {
-            Ok(v) => v,
+        let target = match id.validate() {
+            Ok(t) => t,
             Err(f) => {
                 failures.push(f);
                 continue;
             }
         };
-        // A tag (with or without a digest) only untags, exactly as ECR does.
-        let outcome = match (&tag, &digest) {
-            (Some(t), _) => {
-                let reference = Reference::Tag(t.clone());
-                match registry.get_manifest(ctx.principal, &repo, &reference, &[]).await {
-                    Ok(m) if digest.as_ref().is_some_and(|d| *d != m.digest) => {
-                        failures.push(id.failure("ImageTagDoesNotMatchDigest", "Invalid request parameters: given tag does not map to given digest"));
-                        continue;
-                    }
-                    Ok(m) => registry
-                        .delete_manifest(ctx.principal, &repo, &reference)
-                        .await
-                        .map(|()| json!({ "imageDigest": m.digest.to_string(), "imageTag": t.as_str() })),
-                    Err(e) => Err(e),
-                }
+        // The digest the reference names now, so the answer can report it and a contradicting
+        // digest is caught before anything is deleted. A tag only untags, exactly as ECR does.
+        let outcome = match registry
+            .get_manifest(ctx.principal, &repo, &target.reference, &[])
+            .await
+        {
+            Ok(m) if target.contradicts(&m.digest) => {
+                failures.push(id.mismatch());
+                continue;
             }
-            (None, Some(d)) => registry
-                .delete_manifest(ctx.principal, &repo, &Reference::Digest(d.clone()))
+            Ok(m) => registry
+                .delete_manifest(ctx.principal, &repo, &target.reference)
                 .await
-                .map(|()| json!({ "imageDigest": d.to_string() })),
-            (None, None) => continue,
+                .map(|()| {
+                    let mut v = json!({ "imageDigest": m.digest.to_string() });
+                    if let Some(t) = &target.tag {
+                        v["imageTag"] = t.as_str().into();
+                    }
+                    v
+                }),
+            Err(e) => Err(e),
         };
         match outcome {
             Ok(v) => deleted.push(v),

@@ -8,6 +8,7 @@
 pub mod error;
 mod images;
 mod layers;
+mod model;
 mod operations;
 mod repositories;
 pub mod signature;
@@ -81,6 +82,9 @@ pub async fn handle(
                 "SerializationException",
                 "the request body must be a JSON object",
             ));
+        }
+        if !matches!(operation, EcrOperation::NotImplemented(_)) {
+            model::validate(target.trim_start_matches(TARGET_PREFIX), &request)?;
         }
         let host = headers
             .get(axum::http::header::HOST)
