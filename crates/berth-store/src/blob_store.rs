@@ -60,10 +60,17 @@ pub struct BlobStore {
 
 /// An open blob, positioned at the start of the requested range.
 pub struct BlobRead {
-    pub file: tokio::fs::File,
+    file: File,
     pub size: u64,
     /// The number of bytes to send from the current position.
     pub len: u64,
+}
+
+impl BlobRead {
+    /// The bytes of the range, read ahead on a blocking thread.
+    pub fn into_stream(self) -> impl Stream<Item = std::io::Result<Bytes>> + Send {
+        crate::reader::stream(self.file, self.len)
+    }
 }
 
 /// Size of the read buffer when a blob has to be rehashed from disk.
@@ -194,11 +201,7 @@ impl BlobStore {
         if start == u64::MAX {
             return Err(StoreError::RangeNotSatisfiable);
         }
-        Ok(BlobRead {
-            file: tokio::fs::File::from_std(file),
-            size,
-            len,
-        })
+        Ok(BlobRead { file, size, len })
     }
 
     /// Creates an empty upload. Nothing is fsynced yet: until a chunk is acknowledged there is

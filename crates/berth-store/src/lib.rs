@@ -14,6 +14,7 @@
 
 mod blob_store;
 mod error;
+mod reader;
 mod writer;
 
 pub use blob_store::{BlobRead, BlobStore, UploadId, UploadKey};

@@ -4,15 +4,9 @@ use axum::body::Body;
 use axum::http::{header, Method, StatusCode};
 use berth_core::RepositoryRef;
 use berth_oci::ErrorCode;
-use tokio::io::AsyncReadExt;
-use tokio_util::io::ReaderStream;
 
 use super::manifests::accepted_response;
 use super::{parse_digest, respond, Handled, OciError, OciRequest};
-
-/// Blobs are streamed in large reads: each read is a trip to the blocking pool, so small reads
-/// would make pulls slow (trow's lesson on these machines).
-const READ_CHUNK: usize = 512 * 1024;
 
 /// A parsed `Range: bytes=…` header.
 #[derive(Debug, PartialEq, Eq)]
@@ -88,10 +82,7 @@ pub async fn get(req: OciRequest, repo: RepositoryRef, digest: &str) -> Handled 
 
 /// Streams an opened blob (from its current position, `len` bytes) as a response body.
 pub(crate) fn blob_body(blob: berth_core::BlobRead) -> Body {
-    Body::from_stream(ReaderStream::with_capacity(
-        blob.file.take(blob.len),
-        READ_CHUNK,
-    ))
+    Body::from_stream(blob.into_stream())
 }
 
 pub async fn delete(req: OciRequest, repo: RepositoryRef, digest: &str) -> Handled {
