@@ -165,3 +165,29 @@ def test_sts_get_caller_identity(server):
     with pytest.raises(botocore.exceptions.ClientError) as e:
         bad.get_caller_identity()
     assert error_code(e) == "SignatureDoesNotMatch"
+
+
+def test_last_recorded_pull_time_follows_pulls(server):
+    import time
+    from oci import push_image
+    ecr = ecr_client(server)
+    ecr.create_repository(repositoryName="pulled")
+    push_image(server, "pulled", "v1")
+    detail = ecr.describe_images(repositoryName="pulled")["imageDetails"][0]
+    assert "lastRecordedPullTime" not in detail
+    before = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
+    assert server.request("GET", "/v2/pulled/manifests/v1").status_code == 200
+    deadline = time.time() + 15
+    while time.time() < deadline:
+        detail = ecr.describe_images(repositoryName="pulled")["imageDetails"][0]
+        if "lastRecordedPullTime" in detail:
+            break
+        time.sleep(0.5)
+    assert detail["lastRecordedPullTime"] >= before
+    # Pulls noted just before a shutdown are written at shutdown.
+    first = detail["lastRecordedPullTime"]
+    time.sleep(1.1)
+    assert server.request("GET", "/v2/pulled/manifests/v1").status_code == 200
+    server.restart()
+    detail = ecr_client(server).describe_images(repositoryName="pulled")["imageDetails"][0]
+    assert detail["lastRecordedPullTime"] > first

@@ -81,6 +81,7 @@ impl Registry {
             signer: TokenSigner::new(signing_key.as_bytes()),
             sealer,
             live_keys: LiveKeys::default(),
+            pull_log: Default::default(),
             config,
             default_account: account.clone(),
         };

@@ -19,6 +19,7 @@ mod error;
 mod identity;
 pub mod mutability;
 pub mod ops;
+mod pull_log;
 mod registry;
 
 pub use access::{Action, Principal};

@@ -50,6 +50,7 @@ pub struct Registry {
     pub(crate) signer: TokenSigner,
     pub(crate) sealer: berth_iam::SecretSealer,
     pub(crate) live_keys: crate::identity::LiveKeys,
+    pub(crate) pull_log: crate::pull_log::PullLog,
     pub(crate) config: RegistryConfig,
     pub(crate) default_account: AccountId,
 }

@@ -9,6 +9,7 @@ use crate::{Meta, MetaError};
 /// A manifest as served: its digest, media type and the exact bytes pushed.
 #[derive(Clone, Debug)]
 pub struct ManifestRow {
+    pub repository_id: i64,
     pub digest: String,
     pub media_type: String,
     pub body: Vec<u8>,
@@ -59,6 +60,7 @@ pub struct ImageRow {
     pub artifact_type: Option<String>,
     pub image_size: i64,
     pub pushed_at: i64,
+    pub last_pulled_at: Option<i64>,
     /// In lexical order.
     pub tags: Vec<String>,
 }
@@ -75,6 +77,7 @@ fn manifest_row(r: &AnyRow) -> Result<ManifestRow, MetaError> {
         digest: r.try_get(0)?,
         media_type: r.try_get(1)?,
         body: r.try_get(2)?,
+        repository_id: r.try_get(3)?,
     })
 }
 
@@ -163,8 +166,8 @@ impl Meta {
     /// Every image of a repository with its tags, in push order.
     pub async fn list_images(&self, repository_id: i64) -> Result<Vec<ImageRow>, MetaError> {
         let rows = sqlx::query(
-            "SELECT digest, media_type, artifact_type, image_size, pushed_at FROM manifests \
-             WHERE repository_id = $1 ORDER BY pushed_at, digest",
+            "SELECT digest, media_type, artifact_type, image_size, pushed_at, last_pulled_at \
+             FROM manifests WHERE repository_id = $1 ORDER BY pushed_at, digest",
         )
         .bind(repository_id)
         .fetch_all(&self.pool)
@@ -178,6 +181,7 @@ impl Meta {
                     artifact_type: r.try_get(2)?,
                     image_size: r.try_get(3)?,
                     pushed_at: r.try_get(4)?,
+                    last_pulled_at: r.try_get(5)?,
                     tags: Vec::new(),
                 })
             })
@@ -209,7 +213,7 @@ impl Meta {
         tag: &str,
     ) -> Result<Option<ManifestRow>, MetaError> {
         let row = sqlx::query(
-            "SELECT m.digest, m.media_type, m.body FROM repositories r \
+            "SELECT m.digest, m.media_type, m.body, r.id FROM repositories r \
              JOIN tags t ON t.repository_id = r.id \
              JOIN manifests m ON m.repository_id = r.id AND m.digest = t.digest \
              WHERE r.account_id = $1 AND r.name = $2 AND t.name = $3",
@@ -229,7 +233,7 @@ impl Meta {
         digest: &str,
     ) -> Result<Option<ManifestRow>, MetaError> {
         let row = sqlx::query(
-            "SELECT m.digest, m.media_type, m.body FROM repositories r \
+            "SELECT m.digest, m.media_type, m.body, r.id FROM repositories r \
              JOIN manifests m ON m.repository_id = r.id \
              WHERE r.account_id = $1 AND r.name = $2 AND m.digest = $3",
         )
@@ -239,6 +243,23 @@ impl Meta {
         .fetch_optional(&self.pool)
         .await?;
         row.as_ref().map(manifest_row).transpose()
+    }
+
+    /// Records pull times `(repository id, digest, millis)`; a time only ever moves forward.
+    pub async fn record_pulls(&self, pulls: &[(i64, String, i64)]) -> Result<(), MetaError> {
+        let mut tx = self.write().await?;
+        for (repository_id, digest, at) in pulls {
+            sqlx::query(
+                "UPDATE manifests SET last_pulled_at = $1 WHERE repository_id = $2 AND digest = $3 \
+                 AND (last_pulled_at IS NULL OR last_pulled_at < $1)",
+            )
+            .bind(at)
+            .bind(repository_id)
+            .bind(digest)
+            .execute(&mut *tx.tx)
+            .await?;
+        }
+        tx.commit().await
     }
 
     /// Deletes a manifest and every tag that points at it. Returns whether it existed.

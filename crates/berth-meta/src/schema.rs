@@ -7,7 +7,15 @@
 use crate::{Backend, Meta, MetaError};
 
 /// Each migration is a list of statements applied in one transaction, in order.
-const MIGRATIONS: &[(i64, &str)] = &[(1, INITIAL), (2, RESOURCE_TAGS), (3, USERS)];
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, INITIAL),
+    (2, RESOURCE_TAGS),
+    (3, USERS),
+    (4, PULL_TIMES),
+];
+
+/// When each image was last pulled, for DescribeImages' `lastRecordedPullTime`.
+const PULL_TIMES: &str = "ALTER TABLE manifests ADD COLUMN last_pulled_at BIGINT";
 
 /// IAM users; the root user of each account is implicit.
 const USERS: &str = r#"

@@ -16,7 +16,10 @@ const READ_BUFFER: usize = 1024 * 1024;
 const READ_AHEAD: usize = 4;
 
 /// Streams `len` bytes of `file` from its current position.
-pub(crate) fn stream(mut file: File, len: u64) -> impl Stream<Item = std::io::Result<Bytes>> + Send {
+pub(crate) fn stream(
+    mut file: File,
+    len: u64,
+) -> impl Stream<Item = std::io::Result<Bytes>> + Send {
     let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<Bytes>>(READ_AHEAD);
     tokio::task::spawn_blocking(move || {
         let mut left = len;

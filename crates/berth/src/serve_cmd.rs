@@ -12,6 +12,8 @@ use crate::config::{LogFormat, ServeArgs};
 
 /// In-flight requests get this long to finish after SIGTERM.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
+/// How often pull times noted in memory are written to the database.
+const PULL_FLUSH_INTERVAL: Duration = Duration::from_secs(5);
 /// Requests served at once before new ones queue.
 const MAX_CONCURRENT_REQUESTS: usize = 4096;
 
@@ -118,9 +120,21 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         let state = AppState {
             registry: registry.clone(),
         };
+        let flusher = registry.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(PULL_FLUSH_INTERVAL).await;
+                if let Err(e) = flusher.flush_pulls().await {
+                    tracing::warn!(error = %e, "recording pull times failed; will retry");
+                }
+            }
+        });
         berth_server::serve(state, serve_config, shutdown_signal(), on_listening)
             .await
             .with_context(|| format!("serving on {}", settings.listen))?;
+        if let Err(e) = registry.flush_pulls().await {
+            tracing::warn!(error = %e, "recording pull times at shutdown failed");
+        }
         registry.close().await;
         tracing::info!("stopped");
         Ok(())

@@ -15,6 +15,7 @@ pub struct Image {
     /// The sum of the compressed layer sizes, as ECR computes `imageSizeInBytes`.
     pub size: i64,
     pub pushed_at_millis: i64,
+    pub last_pulled_at_millis: Option<i64>,
 }
 
 impl Registry {
@@ -38,6 +39,7 @@ impl Registry {
                 artifact_media_type: r.artifact_type,
                 size: r.image_size,
                 pushed_at_millis: r.pushed_at,
+                last_pulled_at_millis: r.last_pulled_at,
             })
             .collect())
     }

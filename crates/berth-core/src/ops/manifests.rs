@@ -72,6 +72,8 @@ impl Registry {
         if !acceptable {
             return Err(CoreError::ManifestNotAcceptable(row.media_type));
         }
+        self.pull_log
+            .note(row.repository_id, &row.digest, self.now_millis());
         Ok(StoredManifest {
             digest: row
                 .digest

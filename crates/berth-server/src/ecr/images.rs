@@ -195,6 +195,9 @@ fn detail(repo: &RepositoryRef, image: &Image) -> Value {
     if let Some(t) = &image.artifact_media_type {
         v["artifactMediaType"] = t.clone().into();
     }
+    if let Some(at) = image.last_pulled_at_millis {
+        v["lastRecordedPullTime"] = timestamp(at);
+    }
     v
 }
 
