@@ -13,7 +13,7 @@ from botocore.credentials import Credentials
 
 from conftest import ROOT_KEY, ROOT_SECRET
 from ecr import ecr_client
-from oci import image_manifest, push_blob, put_manifest
+from oci import image_manifest, push_blob, put_manifest, sha256
 
 TARGET = "AmazonEC2ContainerRegistry_V20150921."
 
@@ -191,3 +191,20 @@ def test_last_recorded_pull_time_follows_pulls(server):
     server.restart()
     detail = ecr_client(server).describe_images(repositoryName="pulled")["imageDetails"][0]
     assert detail["lastRecordedPullTime"] > first
+
+
+def test_batch_delete_by_tag_untags_and_removes_the_image_with_its_last_tag(server):
+    from oci import push_image, put_manifest
+    ecr = ecr_client(server)
+    ecr.create_repository(repositoryName="untag")
+    digest, body = push_image(server, "untag", "a")
+    assert put_manifest(server, "untag", "b", body).status_code == 201
+    r = ecr.batch_delete_image(repositoryName="untag", imageIds=[{"imageTag": "a", "imageDigest": sha256(b"x")}])
+    assert r["failures"][0]["failureCode"] == "ImageTagDoesNotMatchDigest"
+    r = ecr.batch_delete_image(repositoryName="untag", imageIds=[{"imageTag": "a"}])
+    assert r["imageIds"] == [{"imageDigest": digest, "imageTag": "a"}]
+    images = ecr.describe_images(repositoryName="untag")["imageDetails"]
+    assert [(i["imageDigest"], i["imageTags"]) for i in images] == [(digest, ["b"])]
+    r = ecr.batch_delete_image(repositoryName="untag", imageIds=[{"imageTag": "b", "imageDigest": digest}])
+    assert r["failures"] == []
+    assert ecr.describe_images(repositoryName="untag")["imageDetails"] == []

@@ -39,6 +39,12 @@ def test_users_and_keys_work_on_both_doors_and_deletion_is_immediate(server):
     aws(server, "ecr", "create-repository", "--repository-name", "alice-repo", key=key_id, secret=secret)
     password = aws(server, "ecr", "get-login-password", key=key_id, secret=secret).strip()
     assert requests.get(server.url + "/v2/alice-repo/tags/list", auth=("AWS", password)).status_code == 200
+    from ecr import ecr_client
+    from oci import push_blob
+    layer = push_blob(server, "alice-repo", b"alice's layer")
+    url = ecr_client(server, key=key_id, secret=secret).get_download_url_for_layer(
+        repositoryName="alice-repo", layerDigest=layer)["downloadUrl"]
+    assert requests.get(url).content == b"alice's layer"
 
     # The secret is never plain in the database or the log.
     assert secret.encode() not in database_dump(server)
@@ -50,6 +56,7 @@ def test_users_and_keys_work_on_both_doors_and_deletion_is_immediate(server):
     r = aws(server, "ecr", "describe-repositories", key=key_id, secret=secret, check=False)
     assert r.returncode != 0 and "UnrecognizedClientException" in r.stderr
     assert requests.get(server.url + "/v2/alice-repo/tags/list", auth=("AWS", password)).status_code == 401
+    assert requests.get(url).status_code == 403
     iam(server, "delete-user", "alice")
     assert iam(server, "list-users")["Users"] == []
 
@@ -78,3 +85,38 @@ def test_root_secret_is_sealed_and_survives_restart(server):
     assert oct(os.stat(key_file).st_mode & 0o777) == "0o600"
     server.restart()
     assert aws(server, "ecr", "describe-repositories")["repositories"] == []
+
+
+def test_a_key_from_another_account_reaches_nothing_here(server):
+    from ecr import ecr_client
+    import botocore.exceptions
+    import pytest
+    home = aws(server, "sts", "get-caller-identity")["Account"]
+    aws(server, "ecr", "create-repository", "--repository-name", "home-repo")
+    other = json.loads(server.berth("account", "create").stdout)
+    other_id = other["Account"]["Id"]
+    key, secret = other["AccessKey"]["AccessKeyId"], other["AccessKey"]["SecretAccessKey"]
+    assert other_id != home
+    assert aws(server, "sts", "get-caller-identity", key=key, secret=secret)["Account"] == other_id
+    # Its own registry works and is separate.
+    aws(server, "ecr", "create-repository", "--repository-name", "home-repo", key=key, secret=secret)
+    foreign = ecr_client(server, key=key, secret=secret)
+    for call in [
+        lambda: foreign.describe_repositories(registryId=home),
+        lambda: foreign.describe_repositories(registryId=home, repositoryNames=["home-repo"]),
+        lambda: foreign.create_repository(registryId=home, repositoryName="planted"),
+        lambda: foreign.delete_repository(registryId=home, repositoryName="home-repo", force=True),
+    ]:
+        with pytest.raises(botocore.exceptions.ClientError) as e:
+            call()
+        assert e.value.response["Error"]["Code"] == "AccessDeniedException"
+    # Its docker token cannot read the default registry's repositories either.
+    password = aws(server, "ecr", "get-login-password", key=key, secret=secret).strip()
+    r = requests.get(server.url + "/v2/home-repo/tags/list", auth=("AWS", password))
+    assert r.status_code == 403 and r.json()["errors"][0]["code"] == "DENIED"
+    # Nothing changed at home.
+    assert [r["repositoryName"] for r in aws(server, "ecr", "describe-repositories")["repositories"]] == ["home-repo"]
+    # Only the default account's root creates accounts.
+    env = server.env(AWS_ACCESS_KEY_ID=key, AWS_SECRET_ACCESS_KEY=secret)
+    r = server.berth("account", "create", check=False, env=env)
+    assert r.returncode != 0 and "AccessDeniedException" in r.stderr

@@ -67,6 +67,8 @@ pub enum CoreError {
         repository: String,
         registry_id: String,
     },
+    #[error("Invalid request parameters: given tag does not map to given digest")]
+    TagDigestMismatch,
     #[error("blob unknown to registry")]
     BlobUnknown,
     #[error("upload unknown")]

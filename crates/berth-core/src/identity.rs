@@ -78,7 +78,11 @@ impl Registry {
             meta,
             store,
             clock,
-            signer: TokenSigner::new(signing_key.as_bytes()),
+            // The stored value alone cannot sign: the key is bound to the master key, so a
+            // copy of the database is not enough to mint docker tokens.
+            signer: TokenSigner::new(
+                &[config.master_key.as_slice(), signing_key.as_bytes()].concat(),
+            ),
             sealer,
             live_keys: LiveKeys::default(),
             pull_log: Default::default(),
@@ -121,7 +125,10 @@ impl Registry {
         ))
     }
 
-    async fn access_key(&self, key_id: &str) -> Result<(AccessKeyId, AccessKeyRow), CoreError> {
+    pub(crate) async fn access_key(
+        &self,
+        key_id: &str,
+    ) -> Result<(AccessKeyId, AccessKeyRow), CoreError> {
         let invalid = CoreError::Unauthenticated(AuthFailure::Invalid);
         let Ok(id) = key_id.parse::<AccessKeyId>() else {
             return Err(invalid);

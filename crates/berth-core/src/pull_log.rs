@@ -25,6 +25,12 @@ impl PullLog {
         *entry = (*entry).max(at);
     }
 
+    fn put_back(&self, pulls: Vec<(i64, String, i64)>) {
+        for (repository_id, digest, at) in pulls {
+            self.note(repository_id, &digest, at);
+        }
+    }
+
     fn take(&self) -> Vec<(i64, String, i64)> {
         let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
         pending.drain().map(|((r, d), at)| (r, d, at)).collect()
@@ -35,8 +41,13 @@ impl Registry {
     /// Writes the pull times noted since the last flush.
     pub async fn flush_pulls(&self) -> Result<(), CoreError> {
         let pulls = self.pull_log.take();
-        if !pulls.is_empty() {
-            self.meta.record_pulls(&pulls).await?;
+        if pulls.is_empty() {
+            return Ok(());
+        }
+        if let Err(e) = self.meta.record_pulls(&pulls).await {
+            // Keep the notes for the next flush.
+            self.pull_log.put_back(pulls);
+            return Err(e.into());
         }
         Ok(())
     }

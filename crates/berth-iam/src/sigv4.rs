@@ -131,13 +131,15 @@ fn uri_encode(s: &str, keep_slash: bool) -> String {
 }
 
 fn percent_decode(s: &str) -> String {
+    // Works on bytes: a `%` followed by a multi-byte character must not split that character.
     let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
         if bytes[i] == b'%' && i + 2 < bytes.len() {
-            if let Ok(b) = u8::from_str_radix(&s[i + 1..i + 3], 16) {
-                out.push(b);
+            let hex = |b: u8| (b as char).to_digit(16);
+            if let (Some(h), Some(l)) = (hex(bytes[i + 1]), hex(bytes[i + 2])) {
+                out.push((h * 16 + l) as u8);
                 i += 3;
                 continue;
             }
@@ -361,6 +363,14 @@ mod tests {
             verify(&auth, &req, secret, "eu-west-1", "service", now),
             Err(SigV4Error::WrongRegion(_))
         ));
+    }
+
+    #[test]
+    fn percent_decoding_never_splits_characters() {
+        assert_eq!(percent_decode("%41%4a"), "AJ");
+        assert_eq!(percent_decode("%aé"), "%aé");
+        assert_eq!(percent_decode("%é%"), "%é%");
+        assert_eq!(canonical_query("b=%é&a=1"), "a=1&b=%25%C3%A9");
     }
 
     #[test]

@@ -16,6 +16,8 @@ pub enum MetaError {
     UnsupportedUrl(String),
     #[error("the manifest references {digest}, which is not in the repository")]
     MissingReference { digest: String, is_manifest: bool },
+    #[error("the tag points at {actual}, not at the digest given")]
+    TagMismatch { actual: String },
     #[error("the user already exists")]
     UserExists,
     #[error("the user does not exist")]

@@ -288,6 +288,56 @@ impl Meta {
         Ok(done.rows_affected() > 0)
     }
 
+    /// ECR's untag, atomically: removes `tag` (which must point at `expected`, when given) and,
+    /// when that was the image's last tag, the image too. Returns the digest the tag named,
+    /// or `None` when there was no such tag.
+    pub async fn untag_image(
+        &self,
+        repository_id: i64,
+        tag: &str,
+        expected: Option<&str>,
+    ) -> Result<Option<String>, MetaError> {
+        let mut tx = self.write().await?;
+        let digest: Option<String> =
+            sqlx::query_scalar("SELECT digest FROM tags WHERE repository_id = $1 AND name = $2")
+                .bind(repository_id)
+                .bind(tag)
+                .fetch_optional(&mut *tx.tx)
+                .await?;
+        let Some(digest) = digest else {
+            return Ok(None);
+        };
+        if expected.is_some_and(|e| e != digest) {
+            return Err(MetaError::TagMismatch { actual: digest });
+        }
+        sqlx::query("DELETE FROM tags WHERE repository_id = $1 AND name = $2")
+            .bind(repository_id)
+            .bind(tag)
+            .execute(&mut *tx.tx)
+            .await?;
+        let remaining: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM tags WHERE repository_id = $1 AND digest = $2",
+        )
+        .bind(repository_id)
+        .bind(&digest)
+        .fetch_one(&mut *tx.tx)
+        .await?;
+        if remaining == 0 {
+            for sql in [
+                "DELETE FROM manifest_references WHERE repository_id = $1 AND parent = $2",
+                "DELETE FROM manifests WHERE repository_id = $1 AND digest = $2",
+            ] {
+                sqlx::query(sql)
+                    .bind(repository_id)
+                    .bind(&digest)
+                    .execute(&mut *tx.tx)
+                    .await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(Some(digest))
+    }
+
     /// Removes one tag and leaves the manifest and its other tags alone.
     pub async fn delete_tag(&self, repository_id: i64, tag: &str) -> Result<bool, MetaError> {
         let mut tx = self.write().await?;

@@ -85,9 +85,14 @@ impl Meta {
         after: Option<&str>,
         limit: i64,
     ) -> Result<Vec<RepositoryRow>, MetaError> {
+        // `COLLATE "C"` on PostgreSQL gives the byte order SQLite uses by default.
+        let collate = match self.backend() {
+            crate::Backend::Postgres => " COLLATE \"C\"",
+            crate::Backend::Sqlite => "",
+        };
         let rows = sqlx::query(&format!(
-            "SELECT {COLUMNS} FROM repositories WHERE account_id = $1 AND name > $2 \
-             ORDER BY name LIMIT $3"
+            "SELECT {COLUMNS} FROM repositories WHERE account_id = $1 AND name{collate} > $2 \
+             ORDER BY name{collate} LIMIT $3"
         ))
         .bind(account)
         .bind(after.unwrap_or(""))

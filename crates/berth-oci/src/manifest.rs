@@ -13,6 +13,10 @@ use crate::{Digest, MediaType};
 /// Manifests larger than this are refused, as distribution and ECR do (4 MiB).
 pub const MAX_MANIFEST_BYTES: usize = 4 * 1024 * 1024;
 
+/// More layers or child manifests than this is not an image but an attack on the metadata
+/// write path (each reference is checked and recorded in the push transaction).
+pub const MAX_REFERENCES: usize = 10_000;
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Descriptor {
     pub media_type: String,
@@ -100,8 +104,10 @@ impl RawDescriptor {
             .digest
             .parse()
             .map_err(|e| ManifestError::Invalid(format!("{what}: {e}")))?;
-        if self.size < 0 {
-            return Err(ManifestError::Invalid(format!("{what}: negative size")));
+        // Sizes are summed into imageSizeInBytes; keeping each below 2^53 keeps the sum exact
+        // and far from overflow.
+        if !(0..(1i64 << 53)).contains(&self.size) {
+            return Err(ManifestError::Invalid(format!("{what}: size out of range")));
         }
         let platform = self.platform.map(|p| {
             let mut s = format!(
@@ -132,6 +138,10 @@ impl Manifest {
         if body.len() > MAX_MANIFEST_BYTES {
             return Err(ManifestError::TooLarge);
         }
+        // JSON is UTF-8; serde skips the contents of fields it ignores, so check it here. A
+        // manifest that is not UTF-8 could not be handed back intact as an ECR string.
+        std::str::from_utf8(body)
+            .map_err(|e| ManifestError::InvalidJson(format!("the manifest is not UTF-8: {e}")))?;
         let raw: RawManifest = serde_json::from_slice(body)
             .map_err(|e| ManifestError::InvalidJson(crate::digest::truncated(&e.to_string())))?;
         if raw.fs_layers.is_some()
@@ -172,6 +182,13 @@ impl Manifest {
         let media_type = MediaType::parse(declared)
             .ok_or_else(|| ManifestError::UnsupportedMediaType(declared.to_owned()))?;
         let subject = raw.subject.map(|s| s.validate("subject")).transpose()?;
+        let count =
+            raw.layers.as_ref().map_or(0, Vec::len) + raw.manifests.as_ref().map_or(0, Vec::len);
+        if count > MAX_REFERENCES {
+            return Err(ManifestError::Invalid(format!(
+                "a manifest may reference at most {MAX_REFERENCES} blobs or manifests"
+            )));
+        }
         if media_type.is_index() {
             if raw.config.is_some() || raw.layers.is_some() {
                 return Err(ManifestError::Invalid(
@@ -295,6 +312,26 @@ mod tests {
             image("application/vnd.oci.image.manifest.v1+json").replace(&"a".repeat(64), "zz");
         assert!(matches!(
             Manifest::parse(None, bad.as_bytes()),
+            Err(ManifestError::Invalid(_))
+        ));
+    }
+
+    #[test]
+    fn refuses_invalid_utf8_and_absurd_sizes() {
+        let mut body = image(MediaType::OciManifest.as_str()).into_bytes();
+        let at = body.len() - 1;
+        body.splice(at..at, br#","x":"\xff""#.iter().copied());
+        let mut bad = body.clone();
+        let pos = bad.iter().position(|&b| b == b'\\').unwrap();
+        bad[pos] = 0xff;
+        assert!(matches!(
+            Manifest::parse(None, &bad),
+            Err(ManifestError::InvalidJson(_))
+        ));
+        let huge = image(MediaType::OciManifest.as_str())
+            .replace("\"size\":3", "\"size\":9223372036854775807");
+        assert!(matches!(
+            Manifest::parse(None, huge.as_bytes()),
             Err(ManifestError::Invalid(_))
         ));
     }

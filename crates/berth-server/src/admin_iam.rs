@@ -121,3 +121,18 @@ pub async fn delete_access_key(
         .await?;
     ok(json!({}))
 }
+
+/// Creates another account (registry) with its root key pair; default account's root only.
+pub async fn create_account(State(state): State<AppState>, headers: HeaderMap) -> AdminResult {
+    let p = principal(&state, &headers).await?;
+    let created = state.registry.create_account(&p).await?;
+    ok(json!({
+        "Account": { "Id": created.account.as_str() },
+        "AccessKey": {
+            "UserName": "root",
+            "AccessKeyId": created.root_key.as_str(),
+            "SecretAccessKey": created.root_secret.expose(),
+            "Status": "Active",
+        },
+    }))
+}

@@ -29,6 +29,18 @@ pub use state::AppState;
 use axum::routing::{get, post};
 use axum::Router;
 
+/// The host a request addressed: the Host header, or under HTTP/2 the URI's authority.
+pub(crate) fn request_host(
+    uri: &axum::http::Uri,
+    headers: &axum::http::HeaderMap,
+) -> Option<String> {
+    headers
+        .get(axum::http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .map(str::to_owned)
+        .or_else(|| uri.authority().map(|a| a.to_string()))
+}
+
 /// Every route of the server, in one place.
 pub fn router(state: AppState) -> Router {
     Router::new()
@@ -52,6 +64,10 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/berth/admin/v1/repositories/set-mutability",
             post(admin::set_mutability),
+        )
+        .route(
+            "/berth/admin/v1/accounts/create",
+            post(admin_iam::create_account),
         )
         .route(
             "/berth/admin/v1/iam/create-user",

@@ -219,11 +219,15 @@ impl BlobStore {
         Ok(())
     }
 
-    /// The number of bytes an upload holds.
+    /// The number of bytes an upload holds. An unknown upload also leaves the lock table, so
+    /// that probing random ids cannot grow it.
     pub async fn upload_size(&self, id: UploadKey) -> Result<u64, StoreError> {
         match tokio::fs::metadata(self.upload_path(id)).await {
             Ok(m) => Ok(m.len()),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(StoreError::UploadUnknown),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                self.forget_upload(id);
+                Err(StoreError::UploadUnknown)
+            }
             Err(e) => Err(e.into()),
         }
     }

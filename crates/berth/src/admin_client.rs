@@ -99,6 +99,21 @@ pub enum IamCommand {
     },
 }
 
+#[derive(clap::Subcommand, Debug)]
+pub enum AccountCommand {
+    /// Create another account (registry) and its root key pair; the secret is shown only now.
+    Create {
+        #[command(flatten)]
+        conn: Connection,
+    },
+}
+
+pub fn account(cmd: AccountCommand) -> anyhow::Result<()> {
+    match cmd {
+        AccountCommand::Create { conn } => print(&call(&conn, "accounts/create", json!({}))?),
+    }
+}
+
 pub fn iam(cmd: IamCommand) -> anyhow::Result<()> {
     use IamCommand as C;
     let (conn, operation, body) = match cmd {

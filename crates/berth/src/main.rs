@@ -36,6 +36,9 @@ enum Command {
     /// Manage IAM users and access keys on a running server.
     #[command(subcommand)]
     Iam(admin_client::IamCommand),
+    /// Create further accounts (registries) on a running server.
+    #[command(subcommand)]
+    Account(admin_client::AccountCommand),
 }
 
 fn main() -> ExitCode {
@@ -45,6 +48,7 @@ fn main() -> ExitCode {
         Command::LoginPassword(conn) => admin_client::login_password(&conn),
         Command::Repo(cmd) => admin_client::repo(cmd),
         Command::Iam(cmd) => admin_client::iam(cmd),
+        Command::Account(cmd) => admin_client::account(cmd),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

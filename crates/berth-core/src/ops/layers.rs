@@ -46,7 +46,13 @@ impl Registry {
             .repository(principal, Action::GetDownloadUrlForLayer, repo)
             .await?;
         self.require_blob(row.id, digest).await?;
-        let what = format!("{}/{}@{digest}", repo.account, repo.name);
+        // The grant names the key it was issued to, so deleting the key revokes it.
+        let what = format!(
+            "{}|{}/{}@{digest}",
+            principal.access_key_id(),
+            repo.account,
+            repo.name
+        );
         Ok(self
             .signer
             .grant_download(&what, self.clock.now(), DOWNLOAD_URL_VALIDITY))
@@ -63,6 +69,8 @@ impl Registry {
                 _ => CoreError::Unauthenticated(AuthFailure::Invalid),
             })?;
         let invalid = || CoreError::Unauthenticated(AuthFailure::Invalid);
+        let (key, what) = what.split_once('|').ok_or_else(invalid)?;
+        self.access_key(key).await?;
         let (path, digest) = what.split_once('@').ok_or_else(invalid)?;
         let (account, name) = path.split_once('/').ok_or_else(invalid)?;
         let digest: Digest = digest.parse().map_err(|_| invalid())?;

@@ -11,6 +11,7 @@ use crate::{Action, CoreError, Principal, Registry, RepositoryRef};
 /// A manifest as stored: the exact bytes pushed, with their digest and media type.
 #[derive(Clone, Debug)]
 pub struct StoredManifest {
+    repository_id: i64,
     pub digest: Digest,
     pub media_type: String,
     pub body: Vec<u8>,
@@ -72,9 +73,8 @@ impl Registry {
         if !acceptable {
             return Err(CoreError::ManifestNotAcceptable(row.media_type));
         }
-        self.pull_log
-            .note(row.repository_id, &row.digest, self.now_millis());
         Ok(StoredManifest {
+            repository_id: row.repository_id,
             digest: row
                 .digest
                 .parse()
@@ -82,6 +82,24 @@ impl Registry {
             media_type: row.media_type,
             body: row.body,
         })
+    }
+
+    /// A pull: fetches like [`Registry::get_manifest`] and notes the time for
+    /// `lastRecordedPullTime`. HEAD requests and lookups made on the way to other operations
+    /// use `get_manifest` and are not pulls.
+    pub async fn pull_manifest(
+        &self,
+        principal: &Principal,
+        repo: &RepositoryRef,
+        reference: &Reference,
+        accepted: &[String],
+    ) -> Result<StoredManifest, CoreError> {
+        let m = self
+            .get_manifest(principal, repo, reference, accepted)
+            .await?;
+        self.pull_log
+            .note(m.repository_id, &m.digest.to_string(), self.now_millis());
+        Ok(m)
     }
 
     /// Stores a manifest under a tag or a digest. The manifest is parsed, its digest computed
@@ -219,6 +237,34 @@ impl Registry {
                 other => other.into(),
             })?;
         Ok((PushedManifest { digest, subject }, outcome))
+    }
+
+    /// ECR's BatchDeleteImage by tag: removes the tag (which must point at `expected`, when
+    /// given) and, when it was the image's last tag, the image, as ECR documents. Returns the
+    /// digest the tag named. (`DELETE /v2/<name>/manifests/<tag>` only untags.)
+    pub async fn untag_image(
+        &self,
+        principal: &Principal,
+        repo: &RepositoryRef,
+        tag: &Tag,
+        expected: Option<&Digest>,
+    ) -> Result<Digest, CoreError> {
+        let row = self
+            .repository(principal, Action::BatchDeleteImage, repo)
+            .await?;
+        let expected = expected.map(Digest::to_string);
+        let digest = self
+            .meta
+            .untag_image(row.id, tag.as_str(), expected.as_deref())
+            .await
+            .map_err(|e| match e {
+                MetaError::TagMismatch { .. } => CoreError::TagDigestMismatch,
+                other => other.into(),
+            })?
+            .ok_or(CoreError::ManifestUnknown)?;
+        digest
+            .parse()
+            .map_err(|e| CoreError::Internal(format!("stored digest: {e}")))
     }
 
     /// Deletes by digest (the manifest and every tag on it) or by tag (only that tag).

@@ -1,5 +1,6 @@
 //! The registry's operations, one module per resource.
 
+pub mod accounts;
 pub mod blobs;
 pub mod discovery;
 pub mod iam;

@@ -61,13 +61,13 @@ impl From<CoreError> for EcrError {
             CoreError::ManifestInvalid(_) | CoreError::ManifestUnsupported(_) => {
                 "InvalidParameterException"
             }
-            CoreError::ManifestBlobUnknown(_) | CoreError::ManifestChildUnknown(_) => {
-                "LayersNotFoundException"
-            }
+            CoreError::ManifestBlobUnknown(_) => "LayersNotFoundException",
+            CoreError::ManifestChildUnknown(_) => "ReferencedImagesNotFoundException",
             CoreError::TagImmutable { .. } => "ImageTagAlreadyExistsException",
             CoreError::ImageAlreadyExists { .. } => "ImageAlreadyExistsException",
             CoreError::ImageDigestMismatch { .. } => "ImageDigestDoesNotMatchException",
             CoreError::BlobUnknown => "LayersNotFoundException",
+            CoreError::TagDigestMismatch => "InvalidParameterException",
             CoreError::LayerAlreadyExists { .. } => "LayerAlreadyExistsException",
             CoreError::UploadUnknown => "UploadNotFoundException",
             CoreError::DigestMismatch { .. } | CoreError::DigestInvalid(_) => {

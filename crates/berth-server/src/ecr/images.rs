@@ -285,7 +285,7 @@ pub async fn batch_get(ctx: &Ctx<'_>, request: Value) -> EcrResult {
             }
         };
         match registry
-            .get_manifest(ctx.principal, &repo, &target.reference, &accepted)
+            .pull_manifest(ctx.principal, &repo, &target.reference, &accepted)
             .await
         {
             Ok(m) if target.contradicts(&m.digest) => failures.push(id.mismatch()),
@@ -412,28 +412,23 @@ pub async fn batch_delete(ctx: &Ctx<'_>, request: Value) -> EcrResult {
                 continue;
             }
         };
-        // The digest the reference names now, so the answer can report it and a contradicting
-        // digest is caught before anything is deleted. A tag only untags, exactly as ECR does.
-        let outcome = match registry
-            .get_manifest(ctx.principal, &repo, &target.reference, &[])
-            .await
-        {
-            Ok(m) if target.contradicts(&m.digest) => {
-                failures.push(id.mismatch());
-                continue;
-            }
-            Ok(m) => registry
+        // A tag untags (and removes the image with its last tag, as ECR does); a digest alone
+        // deletes the image and every tag on it.
+        let outcome = match (&target.tag, &target.digest) {
+            (Some(tag), expected) => registry
+                .untag_image(ctx.principal, &repo, tag, expected.as_ref())
+                .await
+                .map(|d| json!({ "imageDigest": d.to_string(), "imageTag": tag.as_str() })),
+            (None, Some(digest)) => registry
                 .delete_manifest(ctx.principal, &repo, &target.reference)
                 .await
-                .map(|()| {
-                    let mut v = json!({ "imageDigest": m.digest.to_string() });
-                    if let Some(t) = &target.tag {
-                        v["imageTag"] = t.as_str().into();
-                    }
-                    v
-                }),
-            Err(e) => Err(e),
+                .map(|()| json!({ "imageDigest": digest.to_string() })),
+            (None, None) => continue,
         };
+        if let Err(CoreError::TagDigestMismatch) = outcome {
+            failures.push(id.mismatch());
+            continue;
+        }
         match outcome {
             Ok(v) => deleted.push(v),
             Err(CoreError::ManifestUnknown) => {

@@ -67,7 +67,8 @@ pub async fn upload_part(ctx: &Ctx<'_>, request: Value) -> EcrResult {
     let part = STANDARD
         .decode(&req.layer_part_blob)
         .map_err(|_| EcrError::invalid("Invalid parameter at 'layerPartBlob': not base64"))?;
-    if part.is_empty() || req.part_last_byte != req.part_first_byte + part.len() as u64 - 1 {
+    let expected_last = req.part_first_byte.checked_add(part.len() as u64 - 1);
+    if part.is_empty() || expected_last != Some(req.part_last_byte) {
         return Err(EcrError::new(
             "InvalidLayerPartException",
             format!(

@@ -86,11 +86,7 @@ pub async fn handle(
         if !matches!(operation, EcrOperation::NotImplemented(_)) {
             model::validate(target.trim_start_matches(TARGET_PREFIX), &request)?;
         }
-        let host = headers
-            .get(axum::http::header::HOST)
-            .and_then(|h| h.to_str().ok())
-            .unwrap_or("127.0.0.1:5000")
-            .to_owned();
+        let host = crate::request_host(&uri, &headers).unwrap_or_else(|| "127.0.0.1:5000".into());
         let ctx = wire::Ctx {
             state: &state,
             principal: &principal,

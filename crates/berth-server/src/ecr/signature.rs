@@ -24,18 +24,23 @@ pub async fn authenticate(
     let auth = SigV4Authorization::parse(header).map_err(CoreError::SignatureRejected)?;
     let payload = berth_iam::sigv4::payload_hash(body);
     // A client may send the payload hash it signed; it must be the hash of what arrived.
-    if let Some(claimed) = headers
+    // UNSIGNED-PAYLOAD is refused too: every parameter of these APIs is in the body.
+    let claimed = headers
         .get("x-amz-content-sha256")
-        .and_then(|v| v.to_str().ok())
-    {
-        if claimed != payload && claimed != "UNSIGNED-PAYLOAD" {
-            return Err(CoreError::SignatureRejected(berth_iam::SigV4Error::Mismatch).into());
-        }
+        .and_then(|v| v.to_str().ok());
+    if claimed.is_some_and(|c| c != payload) {
+        return Err(CoreError::SignatureRejected(berth_iam::SigV4Error::Mismatch).into());
     }
-    let mut pairs: Vec<(String, String)> = Vec::with_capacity(headers.len());
+    let mut pairs: Vec<(String, String)> = Vec::with_capacity(headers.len() + 1);
     for (name, value) in headers {
         if let Ok(v) = value.to_str() {
             pairs.push((name.as_str().to_owned(), v.to_owned()));
+        }
+    }
+    // HTTP/2 carries the host in the URI's authority, not in a header; clients sign it as `host`.
+    if !headers.contains_key(axum::http::header::HOST) {
+        if let Some(authority) = uri.authority() {
+            pairs.push(("host".to_owned(), authority.to_string()));
         }
     }
     let request = SignedRequest {
@@ -43,10 +48,7 @@ pub async fn authenticate(
         path: uri.path(),
         query: uri.query().unwrap_or(""),
         headers: &pairs,
-        payload_sha256_hex: headers
-            .get("x-amz-content-sha256")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or(&payload),
+        payload_sha256_hex: &payload,
     };
     Ok(state
         .registry

@@ -11,6 +11,9 @@ use super::{parse_digest, respond, Handled, OciError, OciRequest};
 /// Without `n`, a page holds this many entries; distribution returns everything, but an
 /// unbounded answer is a memory hazard, so a Link header leads to the rest.
 const DEFAULT_PAGE: usize = 1000;
+/// The largest page the core returns; a larger `n` is lowered to it, so that a full page
+/// still carries the Link header to the rest.
+const MAX_PAGE: usize = 10_000;
 
 /// Reads `n` and `last`.
 fn page(req: &OciRequest) -> Result<(usize, bool, Option<String>), OciError> {
@@ -24,7 +27,7 @@ fn page(req: &OciRequest) -> Result<(usize, bool, Option<String>), OciError> {
         })?),
     };
     Ok((
-        n.unwrap_or(DEFAULT_PAGE),
+        n.unwrap_or(DEFAULT_PAGE).min(MAX_PAGE),
         n.is_some(),
         req.query.get("last").cloned(),
     ))

@@ -99,6 +99,7 @@ impl From<CoreError> for OciError {
             CoreError::ImageAlreadyExists { .. } => OciError::new(C::TagInvalid, msg),
             CoreError::ImageDigestMismatch { .. } => OciError::new(C::DigestInvalid, msg),
             CoreError::BlobUnknown => OciError::new(C::BlobUnknown, msg),
+            CoreError::TagDigestMismatch => OciError::new(C::ManifestInvalid, msg),
             CoreError::LayerAlreadyExists { .. } => OciError::new(C::BlobUploadInvalid, msg),
             CoreError::UploadUnknown => OciError::new(C::BlobUploadUnknown, msg),
             CoreError::DigestMismatch { .. } | CoreError::DigestInvalid(_) => {

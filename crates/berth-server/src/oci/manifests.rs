@@ -38,11 +38,17 @@ fn accepted(headers: &axum::http::HeaderMap) -> Vec<String> {
 
 pub async fn get(req: OciRequest, repo: RepositoryRef, reference: &str) -> Handled {
     let reference = parse_reference(reference)?;
-    let m = req
-        .state
-        .registry
-        .get_manifest(&req.principal, &repo, &reference, &accepted(&req.headers))
-        .await?;
+    let registry = &req.state.registry;
+    let accepted = accepted(&req.headers);
+    let m = if req.method == Method::HEAD {
+        registry
+            .get_manifest(&req.principal, &repo, &reference, &accepted)
+            .await?
+    } else {
+        registry
+            .pull_manifest(&req.principal, &repo, &reference, &accepted)
+            .await?
+    };
     let headers = [
         ("content-type", m.media_type),
         ("docker-content-digest", m.digest.to_string()),

@@ -75,7 +75,7 @@ async fn route(
     let query = Query::<HashMap<String, String>>::try_from_uri(uri)
         .map(|q| q.0)
         .map_err(|_| OciError::new(ErrorCode::Unsupported, "the query string is malformed"))?;
-    let account = account_for_host(&state, &headers);
+    let account = account_for_host(&state, uri, &headers);
     let repo = |name: &str| -> Result<RepositoryRef, OciError> {
         let name: RepositoryName = name.parse().map_err(|e: berth_oci::NameError| {
             OciError::new(ErrorCode::NameInvalid, e.to_string())
@@ -135,10 +135,9 @@ async fn route(
 
 /// The registry a request addresses: `{account}.{host}` names an account, and the bare host
 /// serves the default one.
-fn account_for_host(state: &AppState, headers: &HeaderMap) -> berth_iam::AccountId {
-    headers
-        .get(axum::http::header::HOST)
-        .and_then(|h| h.to_str().ok())
+fn account_for_host(state: &AppState, uri: &Uri, headers: &HeaderMap) -> berth_iam::AccountId {
+    crate::request_host(uri, headers)
+        .as_deref()
         .and_then(|h| h.split('.').next())
         .and_then(|label| label.parse().ok())
         .unwrap_or_else(|| state.registry.default_account().clone())

@@ -66,7 +66,7 @@ fn content_range_start(req: &OciRequest) -> Result<Option<u64>, OciError> {
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    if length.is_some_and(|n| n != end - start + 1) {
+    if length.is_some_and(|n| Some(n) != (end - start).checked_add(1)) {
         return Err(invalid());
     }
     Ok(Some(start))
