@@ -74,7 +74,7 @@ impl Meta {
         digest: &str,
         now: i64,
     ) -> Result<Option<i64>, MetaError> {
-        let mut tx = self.write().await?;
+        let mut tx = self.write_repository(to_repository_id).await?;
         let size: Option<i64> = sqlx::query_scalar(
             "SELECT b.size FROM repository_blobs r JOIN blobs b ON b.digest = r.digest \
              WHERE r.repository_id = $1 AND r.digest = $2",
@@ -100,7 +100,7 @@ impl Meta {
 
     /// Removes a blob's link from a repository. Returns whether it was linked.
     pub async fn unlink_blob(&self, repository_id: i64, digest: &str) -> Result<bool, MetaError> {
-        let mut tx = self.write().await?;
+        let mut tx = self.write_repository(repository_id).await?;
         let done =
             sqlx::query("DELETE FROM repository_blobs WHERE repository_id = $1 AND digest = $2")
                 .bind(repository_id)

@@ -90,7 +90,7 @@ impl Meta {
         m: &NewManifest<'_>,
         tag: Option<TagUpdate<'_>>,
     ) -> Result<PutOutcome, MetaError> {
-        let mut tx = self.write().await?;
+        let mut tx = self.write_repository(m.repository_id).await?;
         for digest in &m.blobs {
             let linked: Option<i64> = sqlx::query_scalar(
                 "SELECT 1 FROM repository_blobs WHERE repository_id = $1 AND digest = $2",
@@ -268,7 +268,7 @@ impl Meta {
         repository_id: i64,
         digest: &str,
     ) -> Result<bool, MetaError> {
-        let mut tx = self.write().await?;
+        let mut tx = self.write_repository(repository_id).await?;
         for sql in [
             "DELETE FROM tags WHERE repository_id = $1 AND digest = $2",
             "DELETE FROM manifest_references WHERE repository_id = $1 AND parent = $2",
@@ -297,7 +297,7 @@ impl Meta {
         tag: &str,
         expected: Option<&str>,
     ) -> Result<Option<String>, MetaError> {
-        let mut tx = self.write().await?;
+        let mut tx = self.write_repository(repository_id).await?;
         let digest: Option<String> =
             sqlx::query_scalar("SELECT digest FROM tags WHERE repository_id = $1 AND name = $2")
                 .bind(repository_id)
@@ -340,7 +340,7 @@ impl Meta {
 
     /// Removes one tag and leaves the manifest and its other tags alone.
     pub async fn delete_tag(&self, repository_id: i64, tag: &str) -> Result<bool, MetaError> {
-        let mut tx = self.write().await?;
+        let mut tx = self.write_repository(repository_id).await?;
         let done = sqlx::query("DELETE FROM tags WHERE repository_id = $1 AND name = $2")
             .bind(repository_id)
             .bind(tag)

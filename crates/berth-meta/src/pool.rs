@@ -102,6 +102,24 @@ impl Meta {
         }
     }
 
+    /// A write transaction that also holds the repository's row lock on PostgreSQL, so that
+    /// writes to one repository serialize there as they do on SQLite: a manifest push cannot
+    /// commit beside a concurrent unlink of a blob it checked, and a repository emptiness check
+    /// cannot miss a push that commits meanwhile.
+    pub(crate) async fn write_repository(
+        &self,
+        repository_id: i64,
+    ) -> Result<WriteTx<'_>, MetaError> {
+        let mut tx = self.write().await?;
+        if self.backend == Backend::Postgres {
+            sqlx::query("SELECT id FROM repositories WHERE id = $1 FOR NO KEY UPDATE")
+                .bind(repository_id)
+                .execute(&mut *tx.tx)
+                .await?;
+        }
+        Ok(tx)
+    }
+
     /// Closes every connection, so SQLite checkpoints its WAL on shutdown.
     pub async fn close(&self) {
         self.pool.close().await;

@@ -109,9 +109,14 @@ impl Meta {
         name: &str,
         force: bool,
     ) -> Result<RepositoryRow, MetaError> {
+        // On PostgreSQL the row lock makes the emptiness check below hold until commit.
+        let lock = match self.backend() {
+            crate::Backend::Postgres => " FOR UPDATE",
+            crate::Backend::Sqlite => "",
+        };
         let mut tx = self.write().await?;
         let row = sqlx::query(&format!(
-            "SELECT {COLUMNS} FROM repositories WHERE account_id = $1 AND name = $2"
+            "SELECT {COLUMNS} FROM repositories WHERE account_id = $1 AND name = $2{lock}"
         ))
         .bind(account)
         .bind(name)
