@@ -208,3 +208,31 @@ def test_batch_delete_by_tag_untags_and_removes_the_image_with_its_last_tag(serv
     r = ecr.batch_delete_image(repositoryName="untag", imageIds=[{"imageTag": "b", "imageDigest": digest}])
     assert r["failures"] == []
     assert ecr.describe_images(repositoryName="untag")["imageDetails"] == []
+
+
+def test_create_repository_with_bad_tags_creates_nothing(server):
+    ecr = ecr_client(server)
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        ecr.create_repository(repositoryName="tagged",
+                              tags=[{"Key": f"k{i}", "Value": "v"} for i in range(51)])
+    assert error_code(e) == "InvalidTagParameterException"
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        ecr.create_repository(repositoryName="tagged",
+                              encryptionConfiguration={"encryptionType": "AES256", "kmsKey": "arn:aws:kms:us-east-1:111122223333:key/a"})
+    assert error_code(e) == "InvalidParameterException"
+    assert ecr.describe_repositories()["repositories"] == []
+
+
+def test_batch_delete_of_an_index_child_is_a_failure_entry(server):
+    from oci import OCI_INDEX, OCI_MANIFEST, descriptor, push_image
+    ecr = ecr_client(server)
+    ecr.create_repository(repositoryName="lists")
+    child_digest, child = push_image(server, "lists", "child")
+    index = json.dumps({"schemaVersion": 2, "mediaType": OCI_INDEX,
+                        "manifests": [descriptor(OCI_MANIFEST, child)]}).encode()
+    assert put_manifest(server, "lists", "list", index, OCI_INDEX).status_code == 201
+    r = ecr.batch_delete_image(repositoryName="lists", imageIds=[{"imageDigest": child_digest}])
+    assert r["failures"][0]["failureCode"] == "ImageReferencedByManifestList"
+    # Untagging the child keeps it: the index still needs it.
+    ecr.batch_delete_image(repositoryName="lists", imageIds=[{"imageTag": "child"}])
+    assert server.request("GET", f"/v2/lists/manifests/{child_digest}").status_code == 200

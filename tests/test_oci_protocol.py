@@ -266,3 +266,16 @@ def test_sha512_digest_reference_is_accepted(server):
     r = put_manifest(server, "sha512", ref, body)
     assert r.status_code == 201, r.text
     assert server.request("GET", f"/v2/sha512/manifests/{ref}").content == body
+
+
+def test_a_manifest_an_index_lists_cannot_be_deleted_before_the_index(server):
+    server.create_repo("idx")
+    child_digest, child = push_image(server, "idx", "child")
+    index = json.dumps({"schemaVersion": 2, "mediaType": OCI_INDEX,
+                        "manifests": [descriptor(OCI_MANIFEST, child)]}).encode()
+    assert put_manifest(server, "idx", "list", index, OCI_INDEX).status_code == 201
+    r = server.request("DELETE", f"/v2/idx/manifests/{child_digest}")
+    assert r.status_code == 403 and error_code(r) == "DENIED"
+    assert server.request("GET", f"/v2/idx/manifests/{child_digest}").status_code == 200
+    assert server.request("DELETE", f"/v2/idx/manifests/{sha256(index)}").status_code == 202
+    assert server.request("DELETE", f"/v2/idx/manifests/{child_digest}").status_code == 202

@@ -38,6 +38,8 @@ pub enum CoreError {
     NameInvalid(String),
     #[error("{0}")]
     InvalidParameter(String),
+    #[error("{0}")]
+    InvalidTag(String),
     #[error("manifest unknown")]
     ManifestUnknown,
     #[error("the manifest's media type {0} is not among the accepted types")]
@@ -69,6 +71,8 @@ pub enum CoreError {
     },
     #[error("Invalid request parameters: given tag does not map to given digest")]
     TagDigestMismatch,
+    #[error("The image {0} is referenced by a manifest list (index) in the repository; delete the index first")]
+    ImageReferencedByIndex(Digest),
     #[error("blob unknown to registry")]
     BlobUnknown,
     #[error("upload unknown")]

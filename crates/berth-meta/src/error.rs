@@ -18,6 +18,8 @@ pub enum MetaError {
     MissingReference { digest: String, is_manifest: bool },
     #[error("the tag points at {actual}, not at the digest given")]
     TagMismatch { actual: String },
+    #[error("an index in the repository still lists the manifest")]
+    ReferencedByIndex,
     #[error("the user already exists")]
     UserExists,
     #[error("the user does not exist")]

@@ -269,6 +269,9 @@ impl Meta {
         digest: &str,
     ) -> Result<bool, MetaError> {
         let mut tx = self.write_repository(repository_id).await?;
+        if referenced_by_index(&mut tx, repository_id, digest).await? {
+            return Err(MetaError::ReferencedByIndex);
+        }
         for sql in [
             "DELETE FROM tags WHERE repository_id = $1 AND digest = $2",
             "DELETE FROM manifest_references WHERE repository_id = $1 AND parent = $2",
@@ -322,7 +325,8 @@ impl Meta {
         .bind(&digest)
         .fetch_one(&mut *tx.tx)
         .await?;
-        if remaining == 0 {
+        // The image goes with its last tag, unless an index still needs it.
+        if remaining == 0 && !referenced_by_index(&mut tx, repository_id, &digest).await? {
             for sql in [
                 "DELETE FROM manifest_references WHERE repository_id = $1 AND parent = $2",
                 "DELETE FROM manifests WHERE repository_id = $1 AND digest = $2",
@@ -446,4 +450,20 @@ async fn write_tag(
     .execute(&mut *tx.tx)
     .await?;
     Ok(true)
+}
+
+/// Whether another manifest in the repository (an index) lists `digest` as a child.
+async fn referenced_by_index(
+    tx: &mut WriteTx<'_>,
+    repository_id: i64,
+    digest: &str,
+) -> Result<bool, MetaError> {
+    let found: Option<i64> = sqlx::query_scalar(
+        "SELECT 1 FROM manifest_references WHERE repository_id = $1 AND child = $2 LIMIT 1",
+    )
+    .bind(repository_id)
+    .bind(digest)
+    .fetch_optional(&mut *tx.tx)
+    .await?;
+    Ok(found.is_some())
 }

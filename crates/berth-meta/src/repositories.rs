@@ -38,8 +38,13 @@ fn from_row(r: &AnyRow) -> Result<RepositoryRow, MetaError> {
 }
 
 impl Meta {
-    /// Creates a repository; `row.id` is ignored and the stored row is returned.
-    pub async fn create_repository(&self, row: &RepositoryRow) -> Result<RepositoryRow, MetaError> {
+    /// Creates a repository with its resource tags, in one transaction; `row.id` is ignored
+    /// and the stored row is returned.
+    pub async fn create_repository(
+        &self,
+        row: &RepositoryRow,
+        tags: &[(String, String)],
+    ) -> Result<RepositoryRow, MetaError> {
         let mut tx = self.write().await?;
         let inserted = sqlx::query(&format!(
             "INSERT INTO repositories (account_id, name, created_at, tag_mutability, \
@@ -59,6 +64,7 @@ impl Meta {
         .await?;
         let stored = inserted.ok_or(MetaError::RepositoryExists)?;
         let stored = from_row(&stored)?;
+        crate::tags::insert_tags(&mut tx, stored.id, tags).await?;
         tx.commit().await?;
         Ok(stored)
     }

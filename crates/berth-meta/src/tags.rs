@@ -2,7 +2,28 @@
 
 use sqlx::Row;
 
+use crate::pool::WriteTx;
 use crate::{Meta, MetaError};
+
+/// Sets each key to its value inside the caller's transaction.
+pub(crate) async fn insert_tags(
+    tx: &mut WriteTx<'_>,
+    resource_id: i64,
+    tags: &[(String, String)],
+) -> Result<(), MetaError> {
+    for (k, v) in tags {
+        sqlx::query(
+            "INSERT INTO resource_tags (resource_id, tag_key, tag_value) VALUES ($1, $2, $3) \
+             ON CONFLICT (resource_id, tag_key) DO UPDATE SET tag_value = excluded.tag_value",
+        )
+        .bind(resource_id)
+        .bind(k)
+        .bind(v)
+        .execute(&mut *tx.tx)
+        .await?;
+    }
+    Ok(())
+}
 
 impl Meta {
     /// Sets each key to its value, replacing values of keys that exist.
@@ -12,17 +33,7 @@ impl Meta {
         tags: &[(String, String)],
     ) -> Result<(), MetaError> {
         let mut tx = self.write().await?;
-        for (k, v) in tags {
-            sqlx::query(
-                "INSERT INTO resource_tags (resource_id, tag_key, tag_value) VALUES ($1, $2, $3) \
-                 ON CONFLICT (resource_id, tag_key) DO UPDATE SET tag_value = excluded.tag_value",
-            )
-            .bind(resource_id)
-            .bind(k)
-            .bind(v)
-            .execute(&mut *tx.tx)
-            .await?;
-        }
+        insert_tags(&mut tx, resource_id, tags).await?;
         tx.commit().await
     }
 

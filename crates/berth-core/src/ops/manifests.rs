@@ -278,7 +278,14 @@ impl Registry {
             .repository(principal, Action::BatchDeleteImage, repo)
             .await?;
         let existed = match reference {
-            Reference::Digest(d) => self.meta.delete_manifest(row.id, &d.to_string()).await?,
+            Reference::Digest(d) => self
+                .meta
+                .delete_manifest(row.id, &d.to_string())
+                .await
+                .map_err(|e| match e {
+                    MetaError::ReferencedByIndex => CoreError::ImageReferencedByIndex(d.clone()),
+                    other => other.into(),
+                })?,
             Reference::Tag(t) => self.meta.delete_tag(row.id, t.as_str()).await?,
         };
         if existed {

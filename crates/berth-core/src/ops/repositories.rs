@@ -7,13 +7,16 @@ use crate::mutability::TagMutabilityRule;
 use crate::registry::{mutability_rule, not_found};
 use crate::{Action, CoreError, Principal, Registry, RepositoryRef};
 
-/// Settings for a new repository.
+/// Settings for a new repository. Encryption and tags are checked by
+/// [`Registry::create_repository`].
 #[derive(Clone, Debug)]
 pub struct NewRepository {
     pub mutability: TagMutabilityRule,
     pub scan_on_push: bool,
     pub encryption_type: String,
     pub kms_key: Option<String>,
+    /// AWS resource tags, stored with the repository in one transaction.
+    pub tags: Vec<(String, String)>,
 }
 
 impl Default for NewRepository {
@@ -23,8 +26,37 @@ impl Default for NewRepository {
             scan_on_push: false,
             encryption_type: "AES256".into(),
             kms_key: None,
+            tags: Vec::new(),
         }
     }
+}
+
+/// ECR's encryption settings: AES256 takes no key; KMS and KMS_DSSE may name one. Keys are
+/// stored now and enforced when envelope encryption lands.
+fn check_encryption(encryption_type: &str, kms_key: Option<&str>) -> Result<(), CoreError> {
+    match (encryption_type, kms_key) {
+        ("AES256", None) | ("KMS" | "KMS_DSSE", _) => Ok(()),
+        ("AES256", Some(_)) => Err(CoreError::InvalidParameter(
+            "A KMS key can only be given with encryptionType KMS or KMS_DSSE".into(),
+        )),
+        (other, _) => Err(CoreError::InvalidParameter(format!(
+            "Invalid parameter at 'encryptionType' failed to satisfy constraint: 'Member must satisfy enum value set: [AES256, KMS, KMS_DSSE]' ({other})"
+        ))),
+    }
+}
+
+/// AWS's tag limits: keys 1 to 128 characters, values at most 256, at most 50 tags.
+fn check_tags(tags: &[(String, String)]) -> Result<(), CoreError> {
+    let bad = tags.len() > 50
+        || tags
+            .iter()
+            .any(|(k, v)| k.is_empty() || k.chars().count() > 128 || v.chars().count() > 256);
+    if bad {
+        return Err(CoreError::InvalidTag(
+            "at most 50 tags; keys are 1 to 128 characters and values at most 256".into(),
+        ));
+    }
+    Ok(())
 }
 
 /// A repository as the front doors describe it.
@@ -74,7 +106,7 @@ impl Registry {
             kms_key: new.kms_key.clone(),
         };
         self.meta
-            .create_repository(&row)
+            .create_repository(&row, &new.tags)
             .await
             .map_err(|e| match e {
                 MetaError::RepositoryExists => CoreError::RepositoryExists {
@@ -94,6 +126,8 @@ impl Registry {
         self.authorize(principal, Action::CreateRepository, &repo.account, || {
             repo.arn(&self.config.region)
         })?;
+        check_encryption(&new.encryption_type, new.kms_key.as_deref())?;
+        check_tags(&new.tags)?;
         let row = self.insert_repository(repo, new).await?;
         self.describe(&row)
     }
@@ -208,6 +242,7 @@ impl Registry {
         arn: &str,
         tags: &[(String, String)],
     ) -> Result<(), CoreError> {
+        check_tags(tags)?;
         let repo = self.repository_of_arn(arn)?;
         let row = self
             .repository(principal, Action::TagResource, &repo)

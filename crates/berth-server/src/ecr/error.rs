@@ -68,6 +68,8 @@ impl From<CoreError> for EcrError {
             CoreError::ImageDigestMismatch { .. } => "ImageDigestDoesNotMatchException",
             CoreError::BlobUnknown => "LayersNotFoundException",
             CoreError::TagDigestMismatch => "InvalidParameterException",
+            CoreError::InvalidTag(_) => "InvalidTagParameterException",
+            CoreError::ImageReferencedByIndex(_) => "InvalidParameterException",
             CoreError::LayerAlreadyExists { .. } => "LayerAlreadyExistsException",
             CoreError::UploadUnknown => "UploadNotFoundException",
             CoreError::DigestMismatch { .. } | CoreError::DigestInvalid(_) => {

@@ -425,9 +425,19 @@ pub async fn batch_delete(ctx: &Ctx<'_>, request: Value) -> EcrResult {
                 .map(|()| json!({ "imageDigest": digest.to_string() })),
             (None, None) => continue,
         };
-        if let Err(CoreError::TagDigestMismatch) = outcome {
-            failures.push(id.mismatch());
-            continue;
+        match &outcome {
+            Err(CoreError::TagDigestMismatch) => {
+                failures.push(id.mismatch());
+                continue;
+            }
+            Err(CoreError::ImageReferencedByIndex(_)) => {
+                failures.push(id.failure(
+                    "ImageReferencedByManifestList",
+                    "Requested image is referenced by a manifest list",
+                ));
+                continue;
+            }
+            _ => {}
         }
         match outcome {
             Ok(v) => deleted.push(v),

@@ -64,19 +64,8 @@ fn mutability_rule(
     TagMutabilityRule::new(mutability, patterns).map_err(EcrError::invalid)
 }
 
-fn tags_of(tags: Vec<ResourceTag>) -> Result<Vec<(String, String)>, EcrError> {
-    tags.into_iter()
-        .map(|t| {
-            if t.key.is_empty() || t.key.len() > 128 || t.value.len() > 256 {
-                Err(EcrError::new(
-                    "InvalidTagParameterException",
-                    "tag keys are 1 to 128 characters and values at most 256",
-                ))
-            } else {
-                Ok((t.key, t.value))
-            }
-        })
-        .collect()
+fn tags_of(tags: Vec<ResourceTag>) -> Vec<(String, String)> {
+    tags.into_iter().map(|t| (t.key, t.value)).collect()
 }
 
 fn render_filters(rule: &TagMutabilityRule) -> Value {
@@ -126,20 +115,8 @@ pub async fn create(ctx: &Ctx<'_>, request: Value) -> EcrResult {
     let repo = ctx.repo(req.registry_id.as_deref(), &req.repository_name)?;
     let (encryption_type, kms_key) = match req.encryption_configuration {
         None => ("AES256".to_owned(), None),
-        Some(e) => match (e.encryption_type.as_str(), e.kms_key) {
-            ("AES256", None) => ("AES256".to_owned(), None),
-            ("AES256", Some(_)) => {
-                return Err(EcrError::invalid("A KMS key can only be given with encryptionType KMS or KMS_DSSE"))
-            }
-            ("KMS" | "KMS_DSSE", key) => (e.encryption_type.clone(), key),
-            (other, _) => {
-                return Err(EcrError::invalid(format!(
-                    "Invalid parameter at 'encryptionType' failed to satisfy constraint: 'Member must satisfy enum value set: [AES256, KMS, KMS_DSSE]' ({other})"
-                )))
-            }
-        },
+        Some(e) => (e.encryption_type, e.kms_key),
     };
-    let tags = tags_of(req.tags)?;
     let new = NewRepository {
         mutability: mutability_rule(
             req.image_tag_mutability.as_deref(),
@@ -150,16 +127,13 @@ pub async fn create(ctx: &Ctx<'_>, request: Value) -> EcrResult {
             .is_some_and(|s| s.scan_on_push),
         encryption_type,
         kms_key,
+        tags: tags_of(req.tags),
     };
-    let registry = &ctx.state.registry;
-    let created = registry
+    let created = ctx
+        .state
+        .registry
         .create_repository(ctx.principal, &repo, &new)
         .await?;
-    if !tags.is_empty() {
-        registry
-            .tag_resource(ctx.principal, &created.arn, &tags)
-            .await?;
-    }
     Ok(json!({ "repository": render(ctx, &created) }))
 }
 
@@ -328,7 +302,7 @@ struct TagResource {
 
 pub async fn tag_resource(ctx: &Ctx<'_>, request: Value) -> EcrResult {
     let req: TagResource = parse(request)?;
-    let tags = tags_of(req.tags)?;
+    let tags = tags_of(req.tags);
     ctx.state
         .registry
         .tag_resource(ctx.principal, &req.resource_arn, &tags)

@@ -79,6 +79,7 @@ impl From<CoreError> for OciError {
             }
             CoreError::RepositoryNotEmpty { .. } => OciError::new(C::Denied, msg),
             CoreError::InvalidParameter(_)
+            | CoreError::InvalidTag(_)
             | CoreError::UserExists(_)
             | CoreError::UserNotFound(_)
             | CoreError::UserHasKeys(_)
@@ -100,6 +101,7 @@ impl From<CoreError> for OciError {
             CoreError::ImageDigestMismatch { .. } => OciError::new(C::DigestInvalid, msg),
             CoreError::BlobUnknown => OciError::new(C::BlobUnknown, msg),
             CoreError::TagDigestMismatch => OciError::new(C::ManifestInvalid, msg),
+            CoreError::ImageReferencedByIndex(_) => OciError::new(C::Denied, msg),
             CoreError::LayerAlreadyExists { .. } => OciError::new(C::BlobUploadInvalid, msg),
             CoreError::UploadUnknown => OciError::new(C::BlobUploadUnknown, msg),
             CoreError::DigestMismatch { .. } | CoreError::DigestInvalid(_) => {
