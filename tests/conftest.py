@@ -176,8 +176,12 @@ def make_server(backend):
     yield make
     for s in servers:
         s.kill()
+    # Whatever a test sent, the server must never have panicked (a panic in a handler is
+    # caught by hyper and would otherwise go unnoticed as a dropped connection).
+    panics = [s.server_log() for s in servers if "panicked at" in s.server_log()]
     for d in dirs:
         shutil.rmtree(d, ignore_errors=True)
+    assert not panics, "berth panicked:\n" + panics[0][-4000:]
 
 
 @pytest.fixture

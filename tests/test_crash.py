@@ -56,7 +56,7 @@ def worker(server, stop, acknowledged, attempted, lock, seed):
             time.sleep(0.05)
 
 
-def verify(server, acknowledged, attempted):
+def verify(server, acknowledged, attempted, walk_tags=False):
     session = requests.Session()
     get = lambda path: session.get(server.url + path, auth=server.auth())
     for tag, (body, blobs) in acknowledged.items():
@@ -67,6 +67,19 @@ def verify(server, acknowledged, attempted):
             r = get(f"/v2/crash/blobs/{digest}")
             assert r.status_code == 200, f"blob {digest} of {tag} lost"
             assert sha256(r.content) == digest
+    # Every visible tag, acknowledged or not, resolves to a whole manifest whose blobs are all
+    # there and hash to their digests: no manifest is visible before its blobs, nor half-stored.
+    tags = get("/v2/crash/tags/list?n=100000").json()["tags"] or []
+    assert set(acknowledged) <= set(tags)
+    for tag in tags if walk_tags else []:
+        r = get(f"/v2/crash/manifests/{tag}")
+        assert r.status_code == 200, f"visible tag {tag} has no manifest"
+        assert sha256(r.content) == r.headers["Docker-Content-Digest"]
+        manifest = r.json()
+        for d in [manifest["config"], *manifest["layers"]]:
+            blob = get(f"/v2/crash/blobs/{d['digest']}")
+            assert blob.status_code == 200, f"blob {d['digest']} of visible tag {tag} is missing"
+            assert sha256(blob.content) == d["digest"] and len(blob.content) == d["size"]
     # Anything visible is whole, acknowledged or not.
     for digest in attempted:
         r = get(f"/v2/crash/blobs/{digest}")
@@ -107,7 +120,7 @@ def test_sigkill_during_concurrent_pushes_loses_nothing_acknowledged(server):
         # Everything acknowledged so far is checked every fifth restart; in between, only what
         # this round added, to keep the test short.
         if round_ % 5 == 4:
-            verify(server, acknowledged, attempted)
+            verify(server, acknowledged, attempted, walk_tags=True)
         else:
             verify(server, {t: acknowledged[t] for t in acknowledged if t not in checked},
                    {d: attempted[d] for d in attempted if d not in checked})

@@ -102,11 +102,12 @@ def test_a_wrong_secret_gets_invalid_signature(server):
 
 
 def signed(server, operation, body, *, content_type="application/x-amz-json-1.1", when=None,
-           secret=ROOT_SECRET, target=None):
-    """A request signed by botocore's own signer, optionally at another time."""
+           secret=ROOT_SECRET, target=None, service="ecr", authorization=None):
+    """A request signed by botocore's own signer, optionally at another time or for another
+    service, or with its Authorization header replaced."""
     request = AWSRequest(method="POST", url=server.url + "/", data=body, headers={
         "Content-Type": content_type, "X-Amz-Target": target or TARGET + operation})
-    signer = SigV4Auth(Credentials(ROOT_KEY, secret), "ecr", "us-east-1")
+    signer = SigV4Auth(Credentials(ROOT_KEY, secret), service, "us-east-1")
     if when:
         import unittest.mock
         with unittest.mock.patch("botocore.auth.get_current_datetime", return_value=when):
@@ -114,7 +115,10 @@ def signed(server, operation, body, *, content_type="application/x-amz-json-1.1"
     else:
         signer.add_auth(request)
     prepared = request.prepare()
-    return requests.post(prepared.url, data=body, headers=dict(prepared.headers))
+    headers = dict(prepared.headers)
+    if authorization is not None:
+        headers["Authorization"] = authorization
+    return requests.post(prepared.url, data=body, headers=headers)
 
 
 def assert_unchanged(server):
@@ -135,9 +139,28 @@ def test_hostile_requests_get_aws_shaped_errors_and_change_nothing(server):
         (signed(server, "CreateRepository", json.dumps({"repositoryName": 7})), "InvalidParameterException"),
         (signed(server, "CreateRepository", json.dumps({})), "InvalidParameterException"),
         (signed(server, "DescribeRepositories", json.dumps({"maxResults": 5000})), "InvalidParameterException"),
+        (signed(server, "DescribeRepositories", json.dumps({"maxResults": 0})), "InvalidParameterException"),
+        (signed(server, "BatchGetImage", json.dumps({"repositoryName": "ok-name",
+                                                     "imageIds": [{"imageTag": f"t{i}"} for i in range(101)]})),
+         "InvalidParameterException"),
+        (signed(server, "BatchDeleteImage", json.dumps({"repositoryName": "ok-name", "imageIds": []})),
+         "InvalidParameterException"),
+        (signed(server, "BatchCheckLayerAvailability", json.dumps({"repositoryName": "ok-name", "layerDigests": []})),
+         "InvalidParameterException"),
+        (signed(server, "ListImages", json.dumps({"repositoryName": "ok-name", "filter": {"tagStatus": "SOME"}})),
+         "InvalidParameterException"),
         (signed(server, "CreateRepository", create,
                 when=datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(minutes=20)),
          "InvalidSignatureException"),
+        (signed(server, "CreateRepository", create,
+                when=datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(minutes=20)),
+         "InvalidSignatureException"),
+        (signed(server, "CreateRepository", create, service="s3"), "InvalidSignatureException"),
+        (signed(server, "CreateRepository", create, authorization="AWS4-HMAC-SHA256 garbage"),
+         "IncompleteSignatureException"),
+        (signed(server, "CreateRepository", create,
+                authorization=f"AWS4-HMAC-SHA256 Credential={ROOT_KEY}/20260101/us-east-1/ecr/aws4_request"),
+         "IncompleteSignatureException"),
     ]
     for response, expected in cases:
         assert response.status_code == 400, (expected, response.status_code, response.text)
@@ -148,8 +171,22 @@ def test_hostile_requests_get_aws_shaped_errors_and_change_nothing(server):
     assert r.status_code == 400 and r.json()["__type"] == "SerializationException"
     r = requests.post(server.url + "/", data=create, headers={"X-Amz-Target": TARGET + "CreateRepository",
                                                               "Content-Type": "application/x-amz-json-1.1"})
-    assert r.status_code == 403 and r.json()["__type"] == "MissingAuthenticationTokenException"
-    # A replay of a genuine request outside the skew window is refused too.
+    assert r.status_code == 400 and r.json()["__type"] == "MissingAuthenticationTokenException"
+    assert_unchanged(server)
+
+
+def test_a_request_replayed_outside_the_skew_window_is_refused(server):
+    body = json.dumps({"repositoryName": "replayed"})
+    request = AWSRequest(method="POST", url=server.url + "/", data=body, headers={
+        "Content-Type": "application/x-amz-json-1.1", "X-Amz-Target": TARGET + "CreateRepository"})
+    SigV4Auth(Credentials(ROOT_KEY, ROOT_SECRET), "ecr", "us-east-1").add_auth(request)
+    captured = dict(request.prepare().headers)
+    # Twenty minutes later, the same bytes are sent again.
+    server.restart(BERTH_CLOCK_OFFSET_SECONDS="1200")
+    r = requests.post(server.url + "/", data=body, headers=captured)
+    assert r.status_code == 400 and r.json()["__type"] == "InvalidSignatureException", r.text
+    assert "Signature expired" in r.json()["message"] or "expired" in r.json()["message"].lower()
+    server.restart()
     assert_unchanged(server)
 
 
@@ -215,6 +252,9 @@ def test_create_repository_with_bad_tags_creates_nothing(server):
     with pytest.raises(botocore.exceptions.ClientError) as e:
         ecr.create_repository(repositoryName="tagged",
                               tags=[{"Key": f"k{i}", "Value": "v"} for i in range(51)])
+    assert error_code(e) == "TooManyTagsException"
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        ecr.create_repository(repositoryName="tagged", tags=[{"Key": "", "Value": "v"}])
     assert error_code(e) == "InvalidTagParameterException"
     with pytest.raises(botocore.exceptions.ClientError) as e:
         ecr.create_repository(repositoryName="tagged",
@@ -236,3 +276,80 @@ def test_batch_delete_of_an_index_child_is_a_failure_entry(server):
     # Untagging the child keeps it: the index still needs it.
     ecr.batch_delete_image(repositoryName="lists", imageIds=[{"imageTag": "child"}])
     assert server.request("GET", f"/v2/lists/manifests/{child_digest}").status_code == 200
+
+
+def test_tag_resource_counts_existing_and_new_tags(server):
+    ecr = ecr_client(server)
+    arn = ecr.create_repository(repositoryName="many",
+                                tags=[{"Key": f"k{i}", "Value": "v"} for i in range(45)])["repository"]["repositoryArn"]
+    # Re-setting existing keys does not add tags; five new ones reach the limit of 50.
+    ecr.tag_resource(resourceArn=arn, tags=[{"Key": f"k{i}", "Value": "w"} for i in range(50)])
+    with pytest.raises(ecr.exceptions.TooManyTagsException):
+        ecr.tag_resource(resourceArn=arn, tags=[{"Key": "one-more", "Value": "v"}])
+    tags = ecr.list_tags_for_resource(resourceArn=arn)["tags"]
+    assert len(tags) == 50 and all(t["Value"] == "w" for t in tags)
+
+
+def test_put_image_checks_the_image_digest(server):
+    from oci import push_image
+    ecr = ecr_client(server)
+    ecr.create_repository(repositoryName="digests")
+    digest, body = push_image(server, "digests", "v1")
+    with pytest.raises(ecr.exceptions.ImageDigestDoesNotMatchException):
+        ecr.put_image(repositoryName="digests", imageManifest=body.decode(), imageTag="v2",
+                      imageDigest=sha256(b"another manifest"))
+    assert [i["imageTag"] for i in ecr.list_images(repositoryName="digests")["imageIds"]] == ["v1"]
+    r = ecr.put_image(repositoryName="digests", imageManifest=body.decode(), imageTag="v2", imageDigest=digest)
+    assert r["image"]["imageId"] == {"imageDigest": digest, "imageTag": "v2"}
+
+
+def test_batch_get_image_honours_accepted_media_types(server):
+    from oci import OCI_MANIFEST, push_image
+    ecr = ecr_client(server)
+    ecr.create_repository(repositoryName="accept")
+    digest, body = push_image(server, "accept", "v1")
+    docker_v2 = "application/vnd.docker.distribution.manifest.v2+json"
+    r = ecr.batch_get_image(repositoryName="accept", imageIds=[{"imageTag": "v1"}],
+                            acceptedMediaTypes=[docker_v2])
+    assert r["images"] == []
+    assert r["failures"][0]["imageId"] == {"imageTag": "v1"}
+    assert r["failures"][0]["failureCode"] == "ImageNotFound"  # the model has no other code for it
+    assert "acceptedMediaTypes" in r["failures"][0]["failureReason"]
+    r = ecr.batch_get_image(repositoryName="accept", imageIds=[{"imageTag": "v1"}],
+                            acceptedMediaTypes=[docker_v2, OCI_MANIFEST])
+    assert r["failures"] == []
+    image = r["images"][0]
+    assert image["imageManifest"].encode() == body and image["imageManifestMediaType"] == OCI_MANIFEST
+    assert image["imageId"] == {"imageDigest": digest, "imageTag": "v1"}
+
+
+def test_describe_images_by_id_and_by_tag_status(server):
+    from oci import OCI_INDEX, OCI_MANIFEST, descriptor, push_image
+    ecr = ecr_client(server)
+    ecr.create_repository(repositoryName="ids")
+    push_image(server, "ids", "v1", layers=[b"a" * 100, b"b" * 50])
+    config = b'{"os":"linux"}'
+    push_blob(server, "ids", config)
+    push_blob(server, "ids", b"c" * 10)
+    small = image_manifest(config, [b"c" * 10])
+    untagged = sha256(small)
+    assert put_manifest(server, "ids", untagged, small).status_code == 201
+    push_image(server, "ids", "v2", layers=[b"d" * 7])
+    untagged_only = ecr.describe_images(repositoryName="ids", filter={"tagStatus": "UNTAGGED"})["imageDetails"]
+    assert [d["imageDigest"] for d in untagged_only] == [untagged] and "imageTags" not in untagged_only[0]
+    assert untagged_only[0]["imageSizeInBytes"] == 10
+    tagged_only = ecr.describe_images(repositoryName="ids", filter={"tagStatus": "TAGGED"})["imageDetails"]
+    assert sorted(t for d in tagged_only for t in d["imageTags"]) == ["v1", "v2"]
+    assert sorted(d["imageSizeInBytes"] for d in tagged_only) == [7, 150]
+    by_id = ecr.describe_images(repositoryName="ids", imageIds=[{"imageDigest": untagged}, {"imageTag": "v2"}])
+    assert sorted(d["imageSizeInBytes"] for d in by_id["imageDetails"]) == [7, 10]
+    with pytest.raises(ecr.exceptions.ImageNotFoundException):
+        ecr.describe_images(repositoryName="ids", imageIds=[{"imageTag": "nope"}])
+    # An index is as large as its largest image, as ECR documents for manifest lists.
+    _, big_body = push_image(server, "ids", "big", layers=[b"e" * 300])
+    index = json.dumps({"schemaVersion": 2, "mediaType": OCI_INDEX,
+                        "manifests": [descriptor(OCI_MANIFEST, small), descriptor(OCI_MANIFEST, big_body)]}).encode()
+    assert put_manifest(server, "ids", "multi", index, OCI_INDEX).status_code == 201
+    detail = ecr.describe_images(repositoryName="ids", imageIds=[{"imageTag": "multi"}])["imageDetails"][0]
+    assert detail["imageSizeInBytes"] == 300
+    assert detail["imageManifestMediaType"] == OCI_INDEX

@@ -1,6 +1,8 @@
 """The aws CLI and the real docker engine against berth's ECR API: the seeds' quick start."""
 
+import datetime
 import json
+import os
 import subprocess
 import uuid
 
@@ -13,8 +15,9 @@ from test_skopeo_oras import skopeo
 def test_seed_quick_start_with_docker(server):
     aws(server, "ecr", "create-repository", "--repository-name", "web-app",
         "--image-scanning-configuration", "scanOnPush=true", "--encryption-configuration", "encryptionType=AES256")
-    password = aws(server, "ecr", "get-login-password", "--region", "us-east-1")
-    r = docker("login", "--username", "AWS", "--password-stdin", server.host, input=password)
+    # The login line exactly as the seeds write it, with only the endpoint and host changed.
+    r = shell(server, f"aws ecr get-login-password --region us-east-1 --endpoint-url {server.url} "
+                      f"| docker login --username AWS --password-stdin {server.host}")
     assert "Login Succeeded" in r.stdout
     sha = uuid.uuid4().hex[:12]
     local = build_image(f"web-app:{sha}")
@@ -50,6 +53,16 @@ def test_seed_quick_start_with_docker(server):
             docker("rmi", "-f", f"{remote}@{digest}", check=False)
 
 
+def shell(server, line):
+    """Runs one command line through bash, as a user pastes it, with the server's credentials."""
+    env = server.env(AWS_PAGER="", AWS_CONFIG_FILE="/dev/null", AWS_SHARED_CREDENTIALS_FILE="/dev/null",
+                     AWS_DEFAULT_REGION="us-east-1")
+    r = subprocess.run(["bash", "-o", "pipefail", "-c", line], capture_output=True, text=True, env=env,
+                       timeout=300)
+    assert r.returncode == 0, f"{line}\n{r.stdout}\n{r.stderr}"
+    return r
+
+
 def test_aws_cli_repository_and_image_lifecycle(server):
     repo = aws(server, "ecr", "create-repository", "--repository-name", "team/api",
                "--image-scanning-configuration", "scanOnPush=true", "--image-tag-mutability", "IMMUTABLE")["repository"]
@@ -58,19 +71,34 @@ def test_aws_cli_repository_and_image_lifecycle(server):
     assert repo["repositoryUri"] == f"{server.host}/team/api"
     described = aws(server, "ecr", "describe-repositories")["repositories"]
     assert [r["repositoryName"] for r in described] == ["team/api"]
-    # get-login-password feeds a login that skopeo then pushes with.
-    password = aws(server, "ecr", "get-login-password").strip()
+    # get-login-password is piped into a login that skopeo then pushes with.
     import tempfile
     from oci import write_oci_layout
+    auth_file = os.path.join(tempfile.mkdtemp(), "auth.json")
+    shell(server, f"aws ecr get-login-password --endpoint-url {server.url} "
+                  f"| skopeo login --authfile {auth_file} --tls-verify=false --username AWS --password-stdin {server.host}")
+    password = json.load(open(auth_file))["auths"][server.host]["auth"]
     src = tempfile.mkdtemp()
     write_oci_layout(src, [("amd64", {"x": b"1"})], tag="v1")
-    skopeo("copy", "--dest-tls-verify=false", "--dest-creds", f"AWS:{password}", f"oci:{src}:v1",
+    before = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
+    skopeo("copy", "--dest-tls-verify=false", "--authfile", auth_file, f"oci:{src}:v1",
            f"docker://{server.host}/team/api:v1")
+    after = datetime.datetime.now(datetime.timezone.utc)
     images = aws(server, "ecr", "describe-images", "--repository-name", "team/api")["imageDetails"]
     assert images[0]["imageTags"] == ["v1"]
     assert images[0]["imageManifestMediaType"] == "application/vnd.oci.image.manifest.v1+json"
-    pushed_at = images[0]["imagePushedAt"]
-    assert pushed_at  # the CLI renders it as a date
+    # The size is the compressed layers' sum, and the push time is when skopeo pushed.
+    with open(os.path.join(src, "index.json")) as f:
+        source_digest = json.load(f)["manifests"][0]["digest"]
+    with open(os.path.join(src, "blobs", "sha256", source_digest.split(":")[1])) as f:
+        source_manifest = json.load(f)
+    assert images[0]["imageDigest"] == source_digest
+    assert images[0]["imageSizeInBytes"] == sum(l["size"] for l in source_manifest["layers"])
+    # awscli v1 prints the wire value (epoch seconds) unless cli_timestamp_format says otherwise.
+    pushed_at = datetime.datetime.fromtimestamp(images[0]["imagePushedAt"], datetime.timezone.utc)
+    assert before - datetime.timedelta(seconds=1) <= pushed_at <= after + datetime.timedelta(seconds=1)
+    import base64
+    password = base64.b64decode(password).decode().split(":", 1)[1]
     # Retag with batch-get-image + put-image, then pull the new tag with skopeo.
     got = aws(server, "ecr", "batch-get-image", "--repository-name", "team/api", "--image-ids", "imageTag=v1")
     assert got["failures"] == []
@@ -128,6 +156,27 @@ def test_aws_cli_tags_mutability_and_scanning(server):
     r = aws(server, "ecr", "create-repository", "--repository-name", "kms",
             "--encryption-configuration", "encryptionType=KMS,kmsKey=arn:aws:kms:us-east-1:111122223333:key/abc")
     assert r["repository"]["encryptionConfiguration"]["encryptionType"] == "KMS"
+
+
+def test_create_repository_with_mutability_exclusions_lets_only_excluded_tags_move(server):
+    repo = aws(server, "ecr", "create-repository", "--repository-name", "excl",
+               "--image-tag-mutability", "IMMUTABLE_WITH_EXCLUSION",
+               "--image-tag-mutability-exclusion-filters", "filterType=WILDCARD,filter=dev-*",
+               "filterType=WILDCARD,filter=latest")["repository"]
+    assert repo["imageTagMutability"] == "IMMUTABLE_WITH_EXCLUSION"
+    assert repo["imageTagMutabilityExclusionFilters"] == [{"filterType": "WILDCARD", "filter": "dev-*"},
+                                                          {"filterType": "WILDCARD", "filter": "latest"}]
+    first = push_image(server, "excl", "seed")[1].decode()
+    second = push_image(server, "excl", "v1")[1].decode()
+    for tag in ["dev-1", "latest"]:
+        aws(server, "ecr", "put-image", "--repository-name", "excl", "--image-tag", tag, "--image-manifest", first)
+        moved = aws(server, "ecr", "put-image", "--repository-name", "excl", "--image-tag", tag,
+                    "--image-manifest", second)
+        assert moved["image"]["imageId"]["imageTag"] == tag
+    r = aws(server, "ecr", "put-image", "--repository-name", "excl", "--image-tag", "v1",
+            "--image-manifest", first, check=False)
+    assert "ImageTagAlreadyExistsException" in r.stderr
+    assert "cannot be overwritten because the repository is immutable" in r.stderr
 
 
 def test_aws_cli_unimplemented_operation_is_named(server):

@@ -66,6 +66,12 @@ def test_layer_part_gaps_and_digest_mismatches_are_refused(server):
     with pytest.raises(ecr.exceptions.InvalidParameterException) as e:
         ecr.upload_layer_part(repositoryName="gaps", uploadId="not-an-upload", partFirstByte=0, partLastByte=0, layerPartBlob=b"a")
     assert "'uploadId'" in str(e.value)
+    # An empty part, and completing an upload that holds nothing, are refused as ECR does.
+    empty = ecr.initiate_layer_upload(repositoryName="gaps")["uploadId"]
+    with pytest.raises(ecr.exceptions.InvalidLayerPartException):
+        ecr.upload_layer_part(repositoryName="gaps", uploadId=empty, partFirstByte=0, partLastByte=0, layerPartBlob=b"")
+    with pytest.raises(ecr.exceptions.EmptyUploadException):
+        ecr.complete_layer_upload(repositoryName="gaps", uploadId=empty, layerDigests=[sha256(b"")])
 
 
 def test_download_url_works_without_credentials_and_expires(server):
@@ -74,6 +80,13 @@ def test_download_url_works_without_credentials_and_expires(server):
     data = os.urandom(5000)
     upload_id = upload_layer(ecr, "dl", data)
     ecr.complete_layer_upload(repositoryName="dl", uploadId=upload_id, layerDigests=[sha256(data)])
+    # As on ECR, a layer no image lists is not handed out.
+    with pytest.raises(ecr.exceptions.LayerInaccessibleException):
+        ecr.get_download_url_for_layer(repositoryName="dl", layerDigest=sha256(data))
+    config = b'{"os":"linux"}'
+    ecr.complete_layer_upload(repositoryName="dl", uploadId=upload_layer(ecr, "dl", config),
+                              layerDigests=[sha256(config)])
+    ecr.put_image(repositoryName="dl", imageManifest=image_manifest(config, [data]).decode(), imageTag="v1")
     url = ecr.get_download_url_for_layer(repositoryName="dl", layerDigest=sha256(data))["downloadUrl"]
     r = requests.get(url)
     assert r.status_code == 200 and hashlib.sha256(r.content).hexdigest() == sha256(data).split(":")[1]

@@ -61,16 +61,42 @@ def test_content_length_that_lies_leaves_no_blob(server):
     assert server.request("GET", "/v2/").status_code == 200
 
 
-def test_path_traversal_in_names_is_refused_without_redirect(server):
-    for path in ["/v2/../../etc/passwd/tags/list", "/v2/a/../b/tags/list", "/v2/a//b/tags/list",
-                 "/v2/UPPER/tags/list", "/v2/%2e%2e/tags/list", "/v2/a/./b/manifests/latest"]:
-        r = subprocess.run(
-            ["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "--path-as-is",
-             "-u", f"AWS:{server.token()}", server.url + path],
-            capture_output=True, text=True, check=True,
-        )
-        assert r.stdout in ("400", "404"), (path, r.stdout)
+def curl(server, method, path):
+    """A raw request with curl, the path sent exactly as written. Returns (status, JSON body)."""
+    verb = ["-I"] if method == "HEAD" else ["-X", method]
+    r = subprocess.run(
+        ["curl", "-s", *verb, "-w", "\n%{http_code}", "--path-as-is", "--max-time", "30",
+         "-u", f"AWS:{server.token()}", server.url + path],
+        capture_output=True, text=True, check=True,
+    )
+    body, status = r.stdout.rsplit("\n", 1)
+    return int(status), json.loads(body) if body and method != "HEAD" else None
+
+
+def test_path_traversal_in_names_and_digests_is_refused_without_redirect(server):
+    server.create_repo("ab")
+    for method, path in [("GET", "/v2/../../etc/passwd/tags/list"), ("GET", "/v2/a/../b/tags/list"),
+                         ("GET", "/v2/a//b/tags/list"), ("GET", "/v2/UPPER/tags/list"),
+                         ("GET", "/v2/%2e%2e/tags/list"), ("GET", "/v2/a/./b/manifests/latest"),
+                         ("PUT", "/v2/../ab/manifests/v1"), ("DELETE", "/v2/ab/../ab/manifests/v1"),
+                         ("POST", "/v2/../../tmp/blobs/uploads/")]:
+        status, body = curl(server, method, path)
+        assert status == 400 and body["errors"][0]["code"] == "NAME_INVALID", (method, path, body)
+    for path in ["/v2/ab/blobs/sha256:..%2f..%2fetc", "/v2/ab/blobs/..%2f..%2fetc",
+                 "/v2/ab/blobs/sha256:../../../etc/passwd"]:
+        status, body = curl(server, "GET", path)
+        assert status in (400, 404), (path, status)
+        if body:
+            assert body["errors"][0]["code"] in ("DIGEST_INVALID", "NAME_INVALID"), (path, body)
+    # A reference that cannot be a tag or digest names no manifest (the OCI conformance suite
+    # probes with exactly this); storing under it is refused with the reason.
+    for method in ["GET", "HEAD", "DELETE"]:
+        status, body = curl(server, method, "/v2/ab/manifests/.INVALID_MANIFEST_NAME")
+        assert status == 404, (method, status)
+        if method != "HEAD":
+            assert body["errors"][0]["code"] == "MANIFEST_UNKNOWN"
     assert not os.path.exists(os.path.join(server.data_dir, "..", "etc"))
+    assert server.request("GET", "/v2/ab/tags/list").json()["tags"] == []
 
 
 def test_oversized_manifest_is_refused(server):
@@ -79,6 +105,15 @@ def test_oversized_manifest_is_refused(server):
     r = put_manifest(server, "big", "v1", body)
     assert r.status_code == 413 and error_code(r) == "SIZE_INVALID"
     assert_unchanged(server, "big")
+    # Exactly 4 MiB is within the limit: a real manifest padded with whitespace to the byte.
+    config = b"{}"
+    push_blob(server, "big", config)
+    manifest = image_manifest(config, [])
+    padded = manifest[:-1] + b" " * (4 * 1024 * 1024 - len(manifest)) + b"}"
+    assert len(padded) == 4 * 1024 * 1024
+    r = put_manifest(server, "big", "v1", padded)
+    assert r.status_code == 201, r.text
+    assert server.request("GET", "/v2/big/manifests/v1").content == padded
 
 
 def test_invalid_json_manifest_is_refused(server):

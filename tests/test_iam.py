@@ -40,8 +40,9 @@ def test_users_and_keys_work_on_both_doors_and_deletion_is_immediate(server):
     password = aws(server, "ecr", "get-login-password", key=key_id, secret=secret).strip()
     assert requests.get(server.url + "/v2/alice-repo/tags/list", auth=("AWS", password)).status_code == 200
     from ecr import ecr_client
-    from oci import push_blob
-    layer = push_blob(server, "alice-repo", b"alice's layer")
+    from oci import push_image
+    _, manifest = push_image(server, "alice-repo", "v1", layers=[b"alice's layer"])
+    layer = json.loads(manifest)["layers"][0]["digest"]
     url = ecr_client(server, key=key_id, secret=secret).get_download_url_for_layer(
         repositoryName="alice-repo", layerDigest=layer)["downloadUrl"]
     assert requests.get(url).content == b"alice's layer"

@@ -279,3 +279,41 @@ def test_a_manifest_an_index_lists_cannot_be_deleted_before_the_index(server):
     assert server.request("GET", f"/v2/idx/manifests/{child_digest}").status_code == 200
     assert server.request("DELETE", f"/v2/idx/manifests/{sha256(index)}").status_code == 202
     assert server.request("DELETE", f"/v2/idx/manifests/{child_digest}").status_code == 202
+
+
+def test_sha512_blob_upload_and_pull(server):
+    import hashlib
+    server.create_repo("sha512b")
+    data = os.urandom(3000)
+    digest = "sha512:" + hashlib.sha512(data).hexdigest()
+    r = server.request("POST", "/v2/sha512b/blobs/uploads/", params={"digest": digest}, data=data,
+                       headers={"Content-Type": "application/octet-stream"})
+    assert r.status_code == 201, r.text
+    assert r.headers["Docker-Content-Digest"] == digest
+    g = server.request("GET", f"/v2/sha512b/blobs/{digest}")
+    assert g.status_code == 200 and g.content == data and g.headers["Docker-Content-Digest"] == digest
+    wrong = "sha512:" + hashlib.sha512(b"other").hexdigest()
+    r = server.request("POST", "/v2/sha512b/blobs/uploads/", params={"digest": wrong}, data=data)
+    assert r.status_code == 400 and error_code(r) == "DIGEST_INVALID"
+    assert server.request("HEAD", f"/v2/sha512b/blobs/{wrong}").status_code == 404
+
+
+def test_a_128_character_tag_is_the_longest(server):
+    server.create_repo("longtag")
+    digest, body = push_image(server, "longtag", "t" * 128)
+    assert server.request("GET", "/v2/longtag/manifests/" + "t" * 128).headers["Docker-Content-Digest"] == digest
+    r = put_manifest(server, "longtag", "t" * 129, body)
+    assert r.status_code == 400 and error_code(r) == "TAG_INVALID"
+    assert server.request("GET", "/v2/longtag/tags/list").json()["tags"] == ["t" * 128]
+
+
+def test_an_expired_token_gets_403_denied_with_ecrs_message(server):
+    import requests
+    server.restart(BERTH_CLOCK_OFFSET_SECONDS=str(-13 * 3600))
+    stale = server.token()
+    server.restart()
+    for method, path in [("GET", "/v2/"), ("GET", "/v2/_catalog"), ("POST", "/v2/any/blobs/uploads/")]:
+        r = requests.request(method, server.url + path, auth=("AWS", stale))
+        assert r.status_code == 403, (path, r.status_code)
+        assert r.json() == {"errors": [{"code": "DENIED", "message":
+                                        "Your authorization token has expired. Reauthenticate and try again."}]}

@@ -1,10 +1,11 @@
 """ECR's repository and tag rules, through the /v2 door and the admin CLI."""
 
 import json
+import os
 
 import requests
 
-from oci import error_code, push_blob, push_image, put_manifest
+from oci import error_code, image_manifest, push_blob, push_image, put_manifest, sha256
 
 
 def test_push_to_a_missing_repository_is_name_unknown_with_ecrs_message(server):
@@ -36,9 +37,16 @@ def test_immutable_tag_cannot_move_but_same_digest_is_accepted(server):
     server.create_repo("web-app", "--tag-mutability", "IMMUTABLE")
     digest, body = push_image(server, "web-app", "v1")
     assert put_manifest(server, "web-app", "v1", body).status_code == 201
-    _, other = push_image(server, "web-app", "v2")
+    # Another image whose blobs are uploaded, but whose manifest has never been stored.
+    config, layer = b'{"os":"linux","n":2}', os.urandom(512)
+    push_blob(server, "web-app", config)
+    push_blob(server, "web-app", layer)
+    other = image_manifest(config, [layer])
     r = put_manifest(server, "web-app", "v1", other)
     assert r.status_code == 400 and error_code(r) == "TAG_INVALID"
+    # Nothing changed: the refused manifest was not stored, and v1 still points where it did.
+    assert server.request("HEAD", f"/v2/web-app/manifests/{sha256(other)}").status_code == 404
+    assert server.request("GET", "/v2/web-app/tags/list").json()["tags"] == ["v1"]
     assert r.json()["errors"][0]["message"] == (
         "The image tag 'v1' already exists in the 'web-app' repository and cannot be "
         "overwritten because the repository is immutable."
@@ -111,7 +119,7 @@ def test_admin_api_refuses_bad_credentials(server):
     r = server.berth("repo", "list", check=False, env=env)
     assert r.returncode != 0 and "UnrecognizedClientException" in r.stderr
     r = requests.post(server.url + "/berth/admin/v1/repositories/list", json={})
-    assert r.status_code == 403
+    assert r.status_code == 400 and r.json()["__type"] == "MissingAuthenticationTokenException"
     r = requests.post(server.url + "/berth/admin/v1/repositories/create", data=b"{bad json",
                       auth=(server.env()["AWS_ACCESS_KEY_ID"], server.env()["AWS_SECRET_ACCESS_KEY"]))
     assert r.status_code == 400 and r.json()["__type"] == "InvalidParameterException"

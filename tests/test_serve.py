@@ -19,12 +19,48 @@ def test_first_start_prints_account_and_a_working_key_pair_once(make_server):
     assert "region:             us-east-1" in s.stdout
     key = re.search(r"root access key id: (AKIA[A-Z2-7]{16})", s.stdout).group(1)
     secret = re.search(r"root secret key:    (\S+)   \(shown once", s.stdout).group(1)
-    assert f"docker login --username AWS --password-stdin {s.host}" in s.stdout
+    # The login line pastes as it is: run it through a shell, with only the binary's path changed.
+    login = re.search(r"  docker login:       (.+)\n", s.stdout).group(1)
+    assert login.startswith(f"AWS_ACCESS_KEY_ID={key} AWS_SECRET_ACCESS_KEY={secret} berth login-password")
+    assert login.endswith(f"| docker login --username AWS --password-stdin {s.host}")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("BERTH_", "AWS_"))}
+    r = subprocess.run(["bash", "-c", login.replace(" berth ", f" {BERTH} ", 1)], capture_output=True,
+                       text=True, env=env, timeout=60)
+    assert r.returncode == 0 and "Login Succeeded" in r.stdout, r.stderr
+    subprocess.run(["docker", "logout", s.host], capture_output=True)
     token = s.berth("login-password", env=s.env(AWS_ACCESS_KEY_ID=key, AWS_SECRET_ACCESS_KEY=secret)).stdout.strip()
     assert requests.get(s.url + "/v2/", auth=("AWS", token)).status_code == 200
     s.restart()
     assert key in s.stdout and secret not in s.stdout
     assert "(shown at first start)" in s.stdout
+
+
+def test_with_no_configuration_it_serves_127_0_0_1_5000_from_berth_data(tmp_path):
+    with socket.socket() as probe:
+        busy = probe.connect_ex(("127.0.0.1", 5000)) == 0
+    assert not busy, "port 5000 is taken on this machine; this test checks berth's default listener"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("BERTH_", "AWS_"))}
+    proc = subprocess.Popen([BERTH, "serve"], cwd=tmp_path, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL, text=True)
+    try:
+        out = ""
+        while "listening on" not in out:
+            line = proc.stdout.readline()
+            assert line, "berth exited: " + out
+            out += line
+        assert "listening on 127.0.0.1:5000" in out
+        assert "http://127.0.0.1:5000" in out
+        assert requests.get("http://127.0.0.1:5000/healthz").status_code == 200
+        data = tmp_path / "berth-data"
+        assert data.is_dir() and (data / "berth.db").is_file()
+        # SQLite in WAL mode: the write-ahead log sits beside the database while it is open.
+        assert (data / "berth.db-wal").is_file()
+        with open(data / "berth.db", "rb") as f:
+            header = f.read(20)
+        assert header[:16] == b"SQLite format 3\x00" and header[18:20] == b"\x02\x02"  # WAL
+    finally:
+        proc.terminate()
+        proc.wait(30)
 
 
 def test_config_file_then_environment_then_flags(make_server, tmp_path):
@@ -86,6 +122,12 @@ def test_tls_from_certificate_files(make_server, tmp_path):
     r = subprocess.run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "--cacert", str(cert),
                         url + "/healthz"], capture_output=True, text=True)
     assert r.stdout == "200"
+    # URLs the ECR API hands out keep the scheme the client came in on.
+    import boto3
+    ecr = boto3.client("ecr", endpoint_url=url, region_name="us-east-1", verify=str(cert),
+                       aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+                       aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"])
+    assert ecr.get_authorization_token()["authorizationData"][0]["proxyEndpoint"] == url
 
 
 def test_sigterm_drains_an_in_flight_upload(server):

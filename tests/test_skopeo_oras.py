@@ -55,6 +55,17 @@ def test_skopeo_pushes_docker_v2s2(server):
     manifest = open(os.path.join(dst, "manifest.json"), "rb").read()
     assert "sha256:" + hashlib.sha256(manifest).hexdigest() == pushed
     assert json.loads(manifest)["mediaType"] == "application/vnd.docker.distribution.manifest.v2+json"
+    # That v2s2 image, as it now sits on disk, is an original in its own right: copied to
+    # another repository and back, its manifest comes back byte for byte. (skopeo's OCI layout
+    # only holds OCI manifests, so a v2s2 original lives in a `dir:` layout.)
+    server.create_repo("v2s2-copy")
+    again = tempfile.mkdtemp()
+    skopeo("copy", "--preserve-digests", *creds(server), f"dir:{dst}", f"docker://{server.host}/v2s2-copy:v1")
+    skopeo("copy", *src_creds(server), f"docker://{server.host}/v2s2-copy:v1", f"dir:{again}")
+    assert open(os.path.join(again, "manifest.json"), "rb").read() == manifest
+    inspected = json.loads(skopeo("inspect", "--tls-verify=false", "--creds", f"AWS:{server.token()}",
+                                  f"docker://{server.host}/v2s2-copy:v1"))
+    assert inspected["Digest"] == pushed
 
 
 def test_skopeo_copies_a_multi_arch_index_with_all(server):

@@ -82,6 +82,8 @@ def test_terraform_applies_plans_clean_and_destroys(server, tmp_path):
     (tmp_path / "main.tf").write_text(MAIN_TF % {"key": ROOT_KEY, "secret": ROOT_SECRET, "url": server.url})
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "BERTH_"))}
     env.update(TF_CLI_CONFIG_FILE=str(cli_config), TF_IN_AUTOMATION="1", CHECKPOINT_DISABLE="1")
+    version = json.loads(terraform(tmp_path, "version", "-json", env=env))["terraform_version"]
+    assert version.startswith("1.11."), f"this test is written for Terraform 1.11, found {version}"
     terraform(tmp_path, "init", "-input=false", env=env)
     terraform(tmp_path, "apply", "-auto-approve", "-input=false", env=env)
     outputs = json.loads(terraform(tmp_path, "output", "-json", env=env))

@@ -23,6 +23,7 @@ pub struct Target {
 pub struct Answer {
     pub status: StatusCode,
     pub location: Option<String>,
+    pub headers: hyper::HeaderMap,
     pub body: Bytes,
 }
 
@@ -80,10 +81,12 @@ impl Target {
             .get("location")
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
+        let headers = response.headers().clone();
         let body = response.into_body().collect().await?.to_bytes();
         Ok(Answer {
             status,
             location,
+            headers,
             body,
         })
     }

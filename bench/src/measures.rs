@@ -54,6 +54,30 @@ fn big_blob(mib: usize) -> BigBlob {
     }
 }
 
+/// After a timed push, untimed: the server must hold the blob under its digest, whole.
+async fn verify_stored(t: &Target, digest: &str, len: u64) -> anyhow::Result<()> {
+    let a = t
+        .call(
+            Method::HEAD,
+            &format!("/v2/bench/blobs/{digest}"),
+            &[],
+            Bytes::new(),
+        )
+        .await?;
+    let header = |name: &str| a.headers.get(name).and_then(|v| v.to_str().ok());
+    ensure!(
+        a.status == StatusCode::OK
+            && header("content-length") == Some(len.to_string().as_str())
+            && header("docker-content-digest") == Some(digest),
+        "{}: after the push, HEAD of {digest} answered {} with length {:?} and digest {:?}",
+        t.name,
+        a.status,
+        header("content-length"),
+        header("docker-content-digest"),
+    );
+    Ok(())
+}
+
 async fn push_monolithic(t: &Target, blob: &BigBlob) -> anyhow::Result<f64> {
     let start = Instant::now();
     let loc = t.start_upload("bench").await?;
@@ -71,7 +95,9 @@ async fn push_monolithic(t: &Target, blob: &BigBlob) -> anyhow::Result<f64> {
         t.name,
         a.status
     );
-    Ok(blob.len as f64 / MIB / start.elapsed().as_secs_f64())
+    let rate = blob.len as f64 / MIB / start.elapsed().as_secs_f64();
+    verify_stored(t, &blob.digest, blob.len).await?;
+    Ok(rate)
 }
 
 async fn push_chunked(t: &Target, blob: &BigBlob) -> anyhow::Result<f64> {
@@ -108,7 +134,9 @@ async fn push_chunked(t: &Target, blob: &BigBlob) -> anyhow::Result<f64> {
         t.name,
         a.status
     );
-    Ok(blob.len as f64 / MIB / start.elapsed().as_secs_f64())
+    let rate = blob.len as f64 / MIB / start.elapsed().as_secs_f64();
+    verify_stored(t, &blob.digest, blob.len).await?;
+    Ok(rate)
 }
 
 async fn pull(t: &Target, blob: &BigBlob, verify_digest: bool) -> anyhow::Result<f64> {
@@ -178,7 +206,11 @@ async fn small_uploads(
     for task in tasks {
         task.await??;
     }
-    Ok(count as f64 / start.elapsed().as_secs_f64())
+    let rate = count as f64 / start.elapsed().as_secs_f64();
+    for (data, digest) in blobs.iter() {
+        verify_stored(t, digest, data.len() as u64).await?;
+    }
+    Ok(rate)
 }
 
 /// Pushes a small image tagged `latest` and returns its manifest digest.

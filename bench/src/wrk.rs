@@ -52,6 +52,16 @@ pub fn run(
     if text.contains("Non-2xx") {
         bail!("wrk saw non-2xx responses:\n{text}");
     }
+    // "Socket errors: connect 0, read 0, write 0, timeout 3": any failed request voids the run.
+    if let Some(line) = text.lines().find(|l| l.contains("Socket errors:")) {
+        let failed = line
+            .split(|c: char| !c.is_ascii_digit())
+            .filter_map(|n| n.parse::<u64>().ok())
+            .any(|n| n > 0);
+        if failed {
+            bail!("wrk saw failed requests:\n{text}");
+        }
+    }
     let field = |prefix: &str| -> anyhow::Result<&str> {
         text.lines()
             .map(str::trim)

@@ -40,6 +40,8 @@ pub enum CoreError {
     InvalidParameter(String),
     #[error("{0}")]
     InvalidTag(String),
+    #[error("A resource can have at most {limit} tags; the request would give it {count}")]
+    TooManyTags { limit: usize, count: usize },
     #[error("manifest unknown")]
     ManifestUnknown,
     #[error("the manifest's media type {0} is not among the accepted types")]
@@ -77,6 +79,10 @@ pub enum CoreError {
     BlobUnknown,
     #[error("upload unknown")]
     UploadUnknown,
+    #[error("The upload with id '{0}' contains no layer parts")]
+    EmptyUpload(String),
+    #[error("The layer with digest '{0}' is not referenced by any image in the repository")]
+    LayerInaccessible(Digest),
     #[error("the provided digest did not match uploaded content: computed {actual}")]
     DigestMismatch { expected: Digest, actual: Digest },
     #[error("{0}")]

@@ -49,6 +49,15 @@ pub struct TagMutabilityRule {
 }
 
 impl TagMutabilityRule {
+    /// The rule a request asks for, as both front doors take it: a setting by ECR's name
+    /// (MUTABLE when none is given) and its exclusion filters.
+    pub fn from_request(mutability: Option<&str>, filters: Vec<String>) -> Result<Self, String> {
+        let mutability: TagMutability = mutability.unwrap_or("MUTABLE").parse().map_err(|e| {
+            format!("Invalid parameter at 'imageTagMutability' failed to satisfy constraint: {e}")
+        })?;
+        TagMutabilityRule::new(mutability, filters)
+    }
+
     /// Validates the combination: the `*_WITH_EXCLUSION` settings need filters, the others take none.
     pub fn new(mutability: TagMutability, filters: Vec<String>) -> Result<Self, String> {
         let needs_filters = matches!(

@@ -26,6 +26,8 @@ pub enum MetaError {
     UserNotFound,
     #[error("the user still has access keys")]
     UserHasKeys,
+    #[error("the resource would have {count} tags")]
+    TooManyTags { count: usize },
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
 }

@@ -106,21 +106,25 @@ impl Meta {
                 });
             }
         }
+        // ECR sizes an index as its largest child image, so the children's sizes are read here.
+        let mut largest_child = None;
         for digest in &m.children {
-            let present: Option<i64> = sqlx::query_scalar(
-                "SELECT 1 FROM manifests WHERE repository_id = $1 AND digest = $2",
+            let size: Option<i64> = sqlx::query_scalar(
+                "SELECT image_size FROM manifests WHERE repository_id = $1 AND digest = $2",
             )
             .bind(m.repository_id)
             .bind(digest)
             .fetch_optional(&mut *tx.tx)
             .await?;
-            if present.is_none() {
+            let Some(size) = size else {
                 return Err(MetaError::MissingReference {
                     digest: digest.clone(),
                     is_manifest: true,
                 });
-            }
+            };
+            largest_child = largest_child.max(Some(size));
         }
+        let image_size = largest_child.unwrap_or(m.image_size);
         let inserted = sqlx::query(
             "INSERT INTO manifests (repository_id, digest, media_type, artifact_type, subject, \
              annotations, size, image_size, body, pushed_at) \
@@ -134,7 +138,7 @@ impl Meta {
         .bind(m.subject)
         .bind(&m.annotations)
         .bind(m.body.len() as i64)
-        .bind(m.image_size)
+        .bind(image_size)
         .bind(m.body)
         .bind(m.now)
         .execute(&mut *tx.tx)
@@ -450,6 +454,20 @@ async fn write_tag(
     .execute(&mut *tx.tx)
     .await?;
     Ok(true)
+}
+
+impl Meta {
+    /// Whether a manifest in the repository lists `digest` (as a layer, config or child).
+    pub async fn is_referenced(&self, repository_id: i64, digest: &str) -> Result<bool, MetaError> {
+        let found: Option<i64> = sqlx::query_scalar(
+            "SELECT 1 FROM manifest_references WHERE repository_id = $1 AND child = $2 LIMIT 1",
+        )
+        .bind(repository_id)
+        .bind(digest)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(found.is_some())
+    }
 }
 
 /// Whether another manifest in the repository (an index) lists `digest` as a child.

@@ -26,14 +26,25 @@ pub(crate) async fn insert_tags(
 }
 
 impl Meta {
-    /// Sets each key to its value, replacing values of keys that exist.
+    /// Sets each key to its value, replacing values of keys that exist. If the resource would
+    /// then have more than `limit` tags, nothing changes.
     pub async fn tag_resource(
         &self,
         resource_id: i64,
         tags: &[(String, String)],
+        limit: usize,
     ) -> Result<(), MetaError> {
         let mut tx = self.write().await?;
         insert_tags(&mut tx, resource_id, tags).await?;
+        let count: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM resource_tags WHERE resource_id = $1")
+                .bind(resource_id)
+                .fetch_one(&mut *tx.tx)
+                .await?;
+        let count = usize::try_from(count).unwrap_or(usize::MAX);
+        if count > limit {
+            return Err(MetaError::TooManyTags { count });
+        }
         tx.commit().await
     }
 

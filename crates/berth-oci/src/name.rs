@@ -6,8 +6,8 @@ use std::str::FromStr;
 use crate::digest::truncated;
 
 /// A repository name as ECR accepts it: 2 to 256 characters, lowercase components separated by
-/// `/`, and inside a component single `.`, `_` or `-` separators (`__` is allowed as distribution
-/// allows it). No empty component, no `..`, no leading or trailing separator.
+/// `/`, and inside a component `.`, `_`, `__` or a run of `-` as separators: exactly the botocore
+/// model's pattern `[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*(\/…)*`, which is also distribution's. No empty component, no `..`, no leading or trailing separator.
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct RepositoryName(String);
 

@@ -10,7 +10,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 
 use berth_core::ops::repositories::{NewRepository, Repository};
-use berth_core::{CoreError, Principal, RepositoryRef, TagMutability, TagMutabilityRule};
+use berth_core::{CoreError, Principal, RepositoryRef, TagMutabilityRule};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -52,11 +52,7 @@ fn mutability_rule(
     mutability: Option<&str>,
     filters: Vec<String>,
 ) -> Result<TagMutabilityRule, AdminError> {
-    let mutability: TagMutability = mutability
-        .unwrap_or("MUTABLE")
-        .parse()
-        .map_err(EcrError::invalid)?;
-    TagMutabilityRule::new(mutability, filters).map_err(EcrError::invalid)
+    TagMutabilityRule::from_request(mutability, filters).map_err(EcrError::invalid)
 }
 
 fn render(r: &Repository) -> serde_json::Value {

@@ -97,16 +97,22 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
                 boot.account,
                 boot.root_access_key_id,
             );
+            let login = format!(
+                "berth login-password --endpoint {url} | docker login --username AWS --password-stdin {addr}"
+            );
             match &boot.new_root_secret {
+                // The one time the secret is known, the login line carries it, so it pastes
+                // as it is.
                 Some(secret) => out.push_str(&format!(
-                    "  root secret key:    {}   (shown once: store it now)\n",
-                    secret.expose()
+                    "  root secret key:    {secret}   (shown once: store it now)\n  docker login:       AWS_ACCESS_KEY_ID={key} AWS_SECRET_ACCESS_KEY={secret} {login}\n",
+                    secret = secret.expose(),
+                    key = boot.root_access_key_id,
                 )),
-                None => out.push_str("  root secret key:    (shown at first start)\n"),
+                None => out.push_str(&format!(
+                    "  root secret key:    (shown at first start)\n  docker login:       {login}   (with AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY set)\n  or, with the aws CLI: aws ecr get-login-password --region {region} --endpoint-url {url} | docker login --username AWS --password-stdin {addr}\n"
+                )),
             }
-            out.push_str(&format!(
-                "  docker login:       aws ecr get-login-password --region {region} --endpoint-url {url} | docker login --username AWS --password-stdin {addr}\n  (or, without the aws CLI: berth login-password --endpoint {url} | docker login --username AWS --password-stdin {addr})\nlistening on {addr}\n"
-            ));
+            out.push_str(&format!("listening on {addr}\n"));
             print!("{out}");
             use std::io::Write;
             let _ = std::io::stdout().flush();
@@ -119,6 +125,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         };
         let state = AppState {
             registry: registry.clone(),
+            scheme,
         };
         let flusher = registry.clone();
         tokio::spawn(async move {

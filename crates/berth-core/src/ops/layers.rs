@@ -29,6 +29,9 @@ impl Registry {
                 registry_id: repo.account.to_string(),
             });
         }
+        if self.upload_status(principal, repo, id).await? == 0 {
+            return Err(CoreError::EmptyUpload(id.to_string()));
+        }
         let nothing =
             futures_util::stream::empty::<Result<bytes::Bytes, std::convert::Infallible>>();
         self.complete_upload(principal, repo, id, digest, nothing)
@@ -46,6 +49,11 @@ impl Registry {
             .repository(principal, Action::GetDownloadUrlForLayer, repo)
             .await?;
         self.require_blob(row.id, digest).await?;
+        // As on ECR, only layers of images are handed out; a layer no manifest lists may be
+        // collected at any time.
+        if !self.meta.is_referenced(row.id, &digest.to_string()).await? {
+            return Err(CoreError::LayerInaccessible(digest.clone()));
+        }
         // The grant names the key it was issued to, so deleting the key revokes it.
         let what = format!(
             "{}|{}/{}@{digest}",

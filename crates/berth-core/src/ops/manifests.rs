@@ -212,6 +212,7 @@ impl Registry {
             subject: subject_str.as_deref(),
             annotations,
             body,
+            // ECR's imageSizeInBytes: the compressed layers; an index gets its largest child's.
             image_size: manifest.references.iter().map(|d| d.size).sum(),
             blobs: manifest.blob_digests().map(Digest::to_string).collect(),
             children: manifest.child_manifests().map(Digest::to_string).collect(),

@@ -45,16 +45,29 @@ fn check_encryption(encryption_type: &str, kms_key: Option<&str>) -> Result<(), 
     }
 }
 
+/// AWS's limit on tags per resource.
+const MAX_RESOURCE_TAGS: usize = 50;
+
 /// AWS's tag limits: keys 1 to 128 characters, values at most 256, at most 50 tags.
 fn check_tags(tags: &[(String, String)]) -> Result<(), CoreError> {
-    let bad = tags.len() > 50
-        || tags
-            .iter()
-            .any(|(k, v)| k.is_empty() || k.chars().count() > 128 || v.chars().count() > 256);
-    if bad {
+    if tags
+        .iter()
+        .any(|(k, v)| k.is_empty() || k.chars().count() > 128 || v.chars().count() > 256)
+    {
         return Err(CoreError::InvalidTag(
-            "at most 50 tags; keys are 1 to 128 characters and values at most 256".into(),
+            "tag keys are 1 to 128 characters and values at most 256".into(),
         ));
+    }
+    let distinct = tags
+        .iter()
+        .map(|(k, _)| k)
+        .collect::<std::collections::BTreeSet<_>>()
+        .len();
+    if distinct > MAX_RESOURCE_TAGS {
+        return Err(CoreError::TooManyTags {
+            limit: MAX_RESOURCE_TAGS,
+            count: distinct,
+        });
     }
     Ok(())
 }
@@ -247,7 +260,16 @@ impl Registry {
         let row = self
             .repository(principal, Action::TagResource, &repo)
             .await?;
-        Ok(self.meta.tag_resource(row.id, tags).await?)
+        self.meta
+            .tag_resource(row.id, tags, MAX_RESOURCE_TAGS)
+            .await
+            .map_err(|e| match e {
+                MetaError::TooManyTags { count } => CoreError::TooManyTags {
+                    limit: MAX_RESOURCE_TAGS,
+                    count,
+                },
+                other => other.into(),
+            })
     }
 
     pub async fn untag_resource(

@@ -33,12 +33,13 @@ impl From<CoreError> for EcrError {
     fn from(e: CoreError) -> EcrError {
         let message = e.to_string();
         let kind = match e {
+            // ECR answers 400 here (the AWS SDKs report "Status Code: 400"), unlike API
+            // Gateway's 403 for the same name.
             CoreError::Unauthenticated(AuthFailure::Missing) => {
-                return EcrError {
-                    status: StatusCode::FORBIDDEN,
-                    kind: "MissingAuthenticationTokenException",
-                    message: "Missing Authentication Token".into(),
-                }
+                return EcrError::new(
+                    "MissingAuthenticationTokenException",
+                    "Missing Authentication Token",
+                )
             }
             CoreError::Unauthenticated(AuthFailure::Invalid | AuthFailure::Expired) => {
                 return EcrError::new(
@@ -69,6 +70,9 @@ impl From<CoreError> for EcrError {
             CoreError::BlobUnknown => "LayersNotFoundException",
             CoreError::TagDigestMismatch => "InvalidParameterException",
             CoreError::InvalidTag(_) => "InvalidTagParameterException",
+            CoreError::TooManyTags { .. } => "TooManyTagsException",
+            CoreError::EmptyUpload(_) => "EmptyUploadException",
+            CoreError::LayerInaccessible(_) => "LayerInaccessibleException",
             CoreError::ImageReferencedByIndex(_) => "InvalidParameterException",
             CoreError::LayerAlreadyExists { .. } => "LayerAlreadyExistsException",
             CoreError::UploadUnknown => "UploadNotFoundException",

@@ -89,30 +89,18 @@ impl Target {
     }
 }
 
-/// ECR takes 1 to 100 image ids per batch call.
-fn check_batch(ids: &[ImageId]) -> Result<(), EcrError> {
-    if ids.is_empty() || ids.len() > 100 {
-        return Err(EcrError::invalid(
-            "Invalid parameter at 'imageIds': 1 to 100 image ids are allowed",
-        ));
-    }
-    Ok(())
-}
-
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct TagFilter {
     tag_status: Option<String>,
 }
 
-fn tag_status(filter: Option<TagFilter>) -> Result<&'static str, EcrError> {
+/// The model's enum (TAGGED, UNTAGGED, ANY) was checked before the handler ran.
+fn tag_status(filter: Option<TagFilter>) -> &'static str {
     match filter.and_then(|f| f.tag_status).as_deref() {
-        None | Some("ANY") => Ok("ANY"),
-        Some("TAGGED") => Ok("TAGGED"),
-        Some("UNTAGGED") => Ok("UNTAGGED"),
-        Some(other) => Err(EcrError::invalid(format!(
-            "Invalid parameter at 'tagStatus' failed to satisfy constraint: 'Member must satisfy enum value set: [TAGGED, UNTAGGED, ANY]' ({other})"
-        ))),
+        Some("TAGGED") => "TAGGED",
+        Some("UNTAGGED") => "UNTAGGED",
+        _ => "ANY",
     }
 }
 
@@ -156,8 +144,8 @@ struct ListImages {
 pub async fn list(ctx: &Ctx<'_>, request: Value) -> EcrResult {
     let req: ListImages = parse(request)?;
     let repo = ctx.repo(req.registry_id.as_deref(), &req.repository_name)?;
-    let status = tag_status(req.filter)?;
-    let limit = page_size(req.max_results, 1000, 100)?;
+    let status = tag_status(req.filter);
+    let limit = page_size(req.max_results, 100);
     let images = ctx
         .state
         .registry
@@ -215,7 +203,7 @@ struct DescribeImages {
 pub async fn describe(ctx: &Ctx<'_>, request: Value) -> EcrResult {
     let req: DescribeImages = parse(request)?;
     let repo = ctx.repo(req.registry_id.as_deref(), &req.repository_name)?;
-    let status = tag_status(req.filter)?;
+    let status = tag_status(req.filter);
     let images = ctx
         .state
         .registry
@@ -246,7 +234,7 @@ pub async fn describe(ctx: &Ctx<'_>, request: Value) -> EcrResult {
         }
         return Ok(json!({ "imageDetails": out }));
     }
-    let limit = page_size(req.max_results, 1000, 100)?;
+    let limit = page_size(req.max_results, 100);
     let details: Vec<Value> = images
         .iter()
         .filter(|i| keep(status, i))
@@ -272,7 +260,6 @@ struct BatchGetImage {
 pub async fn batch_get(ctx: &Ctx<'_>, request: Value) -> EcrResult {
     let req: BatchGetImage = parse(request)?;
     let repo = ctx.repo(req.registry_id.as_deref(), &req.repository_name)?;
-    check_batch(&req.image_ids)?;
     let accepted = req.accepted_media_types.unwrap_or_default();
     let registry = &ctx.state.registry;
     let (mut images, mut failures) = (Vec::new(), Vec::new());
@@ -401,7 +388,6 @@ struct BatchDeleteImage {
 pub async fn batch_delete(ctx: &Ctx<'_>, request: Value) -> EcrResult {
     let req: BatchDeleteImage = parse(request)?;
     let repo = ctx.repo(req.registry_id.as_deref(), &req.repository_name)?;
-    check_batch(&req.image_ids)?;
     let registry = &ctx.state.registry;
     let (mut deleted, mut failures) = (Vec::new(), Vec::new());
     for id in &req.image_ids {
@@ -461,11 +447,6 @@ struct BatchCheckLayerAvailability {
 pub async fn check_layers(ctx: &Ctx<'_>, request: Value) -> EcrResult {
     let req: BatchCheckLayerAvailability = parse(request)?;
     let repo = ctx.repo(req.registry_id.as_deref(), &req.repository_name)?;
-    if req.layer_digests.is_empty() || req.layer_digests.len() > 100 {
-        return Err(EcrError::invalid(
-            "Invalid parameter at 'layerDigests': 1 to 100 digests are allowed",
-        ));
-    }
     let mut valid = Vec::new();
     let mut failures = Vec::new();
     for d in &req.layer_digests {

@@ -67,8 +67,10 @@ pub async fn upload_part(ctx: &Ctx<'_>, request: Value) -> EcrResult {
     let part = STANDARD
         .decode(&req.layer_part_blob)
         .map_err(|_| EcrError::invalid("Invalid parameter at 'layerPartBlob': not base64"))?;
-    let expected_last = req.part_first_byte.checked_add(part.len() as u64 - 1);
-    if part.is_empty() || expected_last != Some(req.part_last_byte) {
+    let expected_last = (part.len() as u64)
+        .checked_sub(1)
+        .and_then(|n| req.part_first_byte.checked_add(n));
+    if expected_last != Some(req.part_last_byte) {
         return Err(EcrError::new(
             "InvalidLayerPartException",
             format!(
@@ -142,7 +144,7 @@ pub async fn download_url(ctx: &Ctx<'_>, request: Value) -> EcrResult {
         .grant_layer_download(ctx.principal, &repo, &layer)
         .await?;
     Ok(json!({
-        "downloadUrl": format!("http://{}/berth/layers/{grant}", ctx.host),
+        "downloadUrl": format!("{}/berth/layers/{grant}", ctx.state.url_for_host(&ctx.host)),
         "layerDigest": layer.to_string(),
     }))
 }

@@ -3,7 +3,7 @@
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use berth_core::ops::repositories::{NewRepository, Repository};
-use berth_core::{Action, TagMutability, TagMutabilityRule};
+use berth_core::{Action, TagMutabilityRule};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -42,15 +42,6 @@ fn mutability_rule(
     mutability: Option<&str>,
     filters: Vec<Filter>,
 ) -> Result<TagMutabilityRule, EcrError> {
-    let mutability: TagMutability =
-        mutability
-            .unwrap_or("MUTABLE")
-            .parse()
-            .map_err(|e: String| {
-                EcrError::invalid(format!(
-                    "Invalid parameter at 'imageTagMutability' failed to satisfy constraint: {e}"
-                ))
-            })?;
     let mut patterns = Vec::with_capacity(filters.len());
     for f in filters {
         if f.filter_type != "WILDCARD" {
@@ -61,7 +52,7 @@ fn mutability_rule(
         }
         patterns.push(f.filter);
     }
-    TagMutabilityRule::new(mutability, patterns).map_err(EcrError::invalid)
+    TagMutabilityRule::from_request(mutability, patterns).map_err(EcrError::invalid)
 }
 
 fn tags_of(tags: Vec<ResourceTag>) -> Vec<(String, String)> {
@@ -165,7 +156,7 @@ pub async fn describe(ctx: &Ctx<'_>, request: Value) -> EcrResult {
         }
         return Ok(json!({ "repositories": out }));
     }
-    let limit = page_size(req.max_results, 1000, 100)?;
+    let limit = page_size(req.max_results, 100);
     let account = match req.registry_id.as_deref() {
         Some(id) => ctx.repo(Some(id), "xx")?.account,
         None => ctx.principal.account().clone(),
@@ -279,7 +270,7 @@ pub async fn authorization_token(ctx: &Ctx<'_>, _request: Value) -> EcrResult {
         "authorizationData": [{
             "authorizationToken": STANDARD.encode(format!("AWS:{token}")),
             "expiresAt": expires_at,
-            "proxyEndpoint": format!("http://{}", ctx.host),
+            "proxyEndpoint": ctx.state.url_for_host(&ctx.host),
         }]
     }))
 }

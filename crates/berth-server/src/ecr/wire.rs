@@ -55,15 +55,12 @@ pub fn timestamp(millis: i64) -> Value {
     Value::from(millis as f64 / 1000.0)
 }
 
-/// Checks `maxResults` against the model's bounds and returns the page size.
-pub fn page_size(max_results: Option<i64>, max: i64, default: i64) -> Result<usize, EcrError> {
-    match max_results {
-        None => Ok(default as usize),
-        Some(n) if (1..=max).contains(&n) => Ok(n as usize),
-        Some(n) => Err(EcrError::invalid(format!(
-            "Invalid parameter at 'maxResults' failed to satisfy constraint: 'Member must have value between 1 and {max}' ({n})"
-        ))),
-    }
+/// The page size a request asks for. The model's bounds on `maxResults` (1 to 1000) were
+/// checked before the handler ran ([`super::model::validate`]).
+pub fn page_size(max_results: Option<i64>, default: usize) -> usize {
+    max_results
+        .and_then(|n| usize::try_from(n).ok())
+        .unwrap_or(default)
 }
 
 /// Tokens are opaque to clients: the position to continue from, base64-encoded.

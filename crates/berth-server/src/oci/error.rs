@@ -80,6 +80,7 @@ impl From<CoreError> for OciError {
             CoreError::RepositoryNotEmpty { .. } => OciError::new(C::Denied, msg),
             CoreError::InvalidParameter(_)
             | CoreError::InvalidTag(_)
+            | CoreError::TooManyTags { .. }
             | CoreError::UserExists(_)
             | CoreError::UserNotFound(_)
             | CoreError::UserHasKeys(_)
@@ -104,6 +105,8 @@ impl From<CoreError> for OciError {
             CoreError::ImageReferencedByIndex(_) => OciError::new(C::Denied, msg),
             CoreError::LayerAlreadyExists { .. } => OciError::new(C::BlobUploadInvalid, msg),
             CoreError::UploadUnknown => OciError::new(C::BlobUploadUnknown, msg),
+            CoreError::EmptyUpload(_) => OciError::new(C::BlobUploadInvalid, msg),
+            CoreError::LayerInaccessible(_) => OciError::new(C::BlobUnknown, msg),
             CoreError::DigestMismatch { .. } | CoreError::DigestInvalid(_) => {
                 OciError::new(C::DigestInvalid, msg)
             }

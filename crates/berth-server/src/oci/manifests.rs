@@ -8,6 +8,7 @@ use berth_oci::{ErrorCode, Reference, MAX_MANIFEST_BYTES};
 
 use super::{respond, Handled, OciError, OciRequest};
 
+/// A reference that names something to store must be valid: PUT answers 400 with the reason.
 fn parse_reference(s: &str) -> Result<Reference, OciError> {
     Reference::parse(s).ok_or_else(|| {
         if s.contains(':') {
@@ -36,8 +37,21 @@ fn accepted(headers: &axum::http::HeaderMap) -> Vec<String> {
         .collect()
 }
 
+/// A reference that only looks something up names nothing when it cannot be parsed, so GET,
+/// HEAD and DELETE answer 404 MANIFEST_UNKNOWN, as distribution does and as the OCI
+/// conformance suite expects (it probes with `.INVALID_MANIFEST_NAME`).
+fn lookup_reference(s: &str) -> Result<Reference, OciError> {
+    Reference::parse(s).ok_or_else(|| {
+        OciError::new(
+            ErrorCode::ManifestUnknown,
+            format!("manifest unknown: '{s}' is not a valid tag or digest"),
+        )
+        .with_status(StatusCode::NOT_FOUND)
+    })
+}
+
 pub async fn get(req: OciRequest, repo: RepositoryRef, reference: &str) -> Handled {
-    let reference = parse_reference(reference)?;
+    let reference = lookup_reference(reference)?;
     let registry = &req.state.registry;
     let accepted = accepted(&req.headers);
     let m = if req.method == Method::HEAD {
@@ -107,7 +121,7 @@ pub async fn put(req: OciRequest, repo: RepositoryRef, reference: &str) -> Handl
 }
 
 pub async fn delete(req: OciRequest, repo: RepositoryRef, reference: &str) -> Handled {
-    let reference = parse_reference(reference)?;
+    let reference = lookup_reference(reference)?;
     req.state
         .registry
         .delete_manifest(&req.principal, &repo, &reference)
