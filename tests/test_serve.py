@@ -152,3 +152,10 @@ def test_sigterm_drains_an_in_flight_upload(server):
     assert answer.startswith(b"HTTP/1.1 202"), answer[:200]
     assert b"range: 0-99999" in answer.lower()
     assert server.proc.wait(30) == 0
+
+
+def test_a_changed_root_secret_variable_is_reported_not_silently_ignored(server):
+    server.restart(BERTH_ROOT_SECRET_ACCESS_KEY="a-different-secret-than-the-stored-one-000")
+    assert "differs from the stored secret" in server.server_log()
+    # The stored secret stays in force.
+    assert requests.get(server.url + "/v2/", auth=server.auth()).status_code == 200

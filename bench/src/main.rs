@@ -17,8 +17,8 @@ use clap::Parser;
 #[derive(Parser)]
 #[command(about = "Benchmark berth against CNCF distribution")]
 struct Args {
-    /// The berth binary.
-    #[arg(long, default_value = "target/release/berth")]
+    /// The berth binary, as shipped: `cargo build --profile dist -p berth`.
+    #[arg(long, default_value = "target/dist/berth")]
     berth: String,
     /// The distribution binary (Debian's docker-registry).
     #[arg(long, default_value = "/usr/bin/docker-registry")]

@@ -51,13 +51,30 @@ impl Registry {
             .setting_or_insert(TOKEN_KEY, &hex_encode(&key_bytes))
             .await?;
 
+        let from_environment = root_key.is_some();
         let (key_id, secret) = match root_key {
             Some(pair) => pair,
             None => (AccessKeyId::generate(), SecretAccessKey::generate()),
         };
         let stored_root = meta.setting_or_insert(ROOT_KEY, key_id.as_str()).await?;
         let sealer = berth_iam::SecretSealer::new(&config.master_key);
-        let new_root_secret = if meta.access_key(key_id.as_str()).await?.is_none() {
+        let existing = meta.access_key(key_id.as_str()).await?;
+        if let (true, Some(row)) = (from_environment, &existing) {
+            // The stored secret stays in force: a changed variable must not silently look like
+            // a rotation that did not happen.
+            let same = sealer
+                .open(&row.secret)
+                .is_ok_and(|stored| stored.matches(secret.expose()));
+            if !same {
+                tracing::warn!(
+                    key = %key_id,
+                    "BERTH_ROOT_SECRET_ACCESS_KEY differs from the stored secret of this key; \
+                     the stored secret stays valid and the variable is ignored (rotate keys \
+                     with `berth iam create-access-key` and `delete-access-key`)"
+                );
+            }
+        }
+        let new_root_secret = if existing.is_none() {
             meta.insert_access_key(&AccessKeyRow {
                 id: key_id.to_string(),
                 account_id: account.to_string(),

@@ -30,17 +30,18 @@ pub use identity::Bootstrap;
 pub use mutability::{TagMutability, TagMutabilityRule};
 pub use registry::{Registry, RegistryConfig, RepositoryRef};
 
-/// The request body type the core accepts: any stream of byte chunks.
+/// The request body type the core accepts: any stream of byte chunks. It is `'static` so that
+/// a write can outlive the request that sent it (see the blob store's upload writes).
 pub trait BodyStream:
-    futures_util::Stream<Item = Result<bytes::Bytes, Self::Error>> + Send
+    futures_util::Stream<Item = Result<bytes::Bytes, Self::Error>> + Send + 'static
 {
-    type Error: std::fmt::Display;
+    type Error: std::fmt::Display + Send + 'static;
 }
 
 impl<S, E> BodyStream for S
 where
-    S: futures_util::Stream<Item = Result<bytes::Bytes, E>> + Send,
-    E: std::fmt::Display,
+    S: futures_util::Stream<Item = Result<bytes::Bytes, E>> + Send + 'static,
+    E: std::fmt::Display + Send + 'static,
 {
     type Error = E;
 }

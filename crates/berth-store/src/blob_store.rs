@@ -51,11 +51,13 @@ struct HashState {
 
 type UploadLock = Arc<tokio::sync::Mutex<Option<HashState>>>;
 
+/// Cheap to clone: clones share the upload locks.
+#[derive(Clone)]
 pub struct BlobStore {
     root: PathBuf,
     /// Encryption key id of the blob namespace; "default" until envelope encryption exists.
     key_id: &'static str,
-    uploads: Mutex<HashMap<UploadKey, UploadLock>>,
+    uploads: Arc<Mutex<HashMap<UploadKey, UploadLock>>>,
 }
 
 /// An open blob, positioned at the start of the requested range.
@@ -77,6 +79,18 @@ impl BlobRead {
 const REHASH_BUFFER: usize = 1 << 20;
 
 /// Runs file-system work on the blocking pool, off the async threads.
+/// Runs a write to an upload as a task of its own, so that it finishes (or rolls back) with the
+/// upload's lock held even when the request that started it is dropped midway: the client hung
+/// up, or shutdown's drain timed out. Otherwise a retried PATCH could take the lock while the
+/// abandoned write still had frames on their way to disk.
+async fn detached<T: Send + 'static>(
+    work: impl std::future::Future<Output = Result<T, StoreError>> + Send + 'static,
+) -> Result<T, StoreError> {
+    tokio::spawn(work)
+        .await
+        .map_err(|e| std::io::Error::other(format!("upload write task failed: {e}")))?
+}
+
 async fn io_blocking<T: Send + 'static>(
     f: impl FnOnce() -> std::io::Result<T> + Send + 'static,
 ) -> std::io::Result<T> {
@@ -110,7 +124,7 @@ impl BlobStore {
         let store = BlobStore {
             root,
             key_id: "default",
-            uploads: Mutex::new(HashMap::new()),
+            uploads: Arc::new(Mutex::new(HashMap::new())),
         };
         let root = store.root.clone();
         let key_id = store.key_id;
@@ -242,6 +256,20 @@ impl BlobStore {
         body: S,
     ) -> Result<u64, StoreError>
     where
+        S: Stream<Item = Result<Bytes, E>> + Send + 'static,
+        E: std::fmt::Display + Send + 'static,
+    {
+        let store = self.clone();
+        detached(async move { store.append_detached(key, offset, body).await }).await
+    }
+
+    async fn append_detached<S, E>(
+        &self,
+        key: UploadKey,
+        offset: Option<u64>,
+        body: S,
+    ) -> Result<u64, StoreError>
+    where
         S: Stream<Item = Result<Bytes, E>> + Send,
         E: std::fmt::Display,
     {
@@ -260,6 +288,21 @@ impl BlobStore {
     /// hashes to `expected`, and makes it the blob of that digest. The upload is consumed
     /// either way: a digest mismatch discards it, as distribution does. Returns the blob's size.
     pub async fn commit<S, E>(
+        &self,
+        key: UploadKey,
+        expected: &Digest,
+        body: S,
+    ) -> Result<u64, StoreError>
+    where
+        S: Stream<Item = Result<Bytes, E>> + Send + 'static,
+        E: std::fmt::Display + Send + 'static,
+    {
+        let store = self.clone();
+        let expected = expected.clone();
+        detached(async move { store.commit_detached(key, &expected, body).await }).await
+    }
+
+    async fn commit_detached<S, E>(
         &self,
         key: UploadKey,
         expected: &Digest,
