@@ -197,6 +197,7 @@ def test_sts_get_caller_identity(server):
     me = sts.get_caller_identity()
     assert len(me["Account"]) == 12
     assert me["Arn"] == f"arn:aws:iam::{me['Account']}:root"
+    assert me["UserId"] == me["Account"]  # as AWS reports the root user
     bad = boto3.client("sts", endpoint_url=server.url, region_name="us-east-1",
                        aws_access_key_id=ROOT_KEY, aws_secret_access_key="wrong")
     with pytest.raises(botocore.exceptions.ClientError) as e:

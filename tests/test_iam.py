@@ -3,6 +3,7 @@
 import glob
 import json
 import os
+import re
 import subprocess
 
 import requests
@@ -26,8 +27,11 @@ def database_dump(server):
 
 
 def test_users_and_keys_work_on_both_doors_and_deletion_is_immediate(server):
-    iam(server, "create-user", "alice")
-    assert [u["UserName"] for u in iam(server, "list-users")["Users"]] == ["alice"]
+    created = iam(server, "create-user", "alice")["User"]
+    users = iam(server, "list-users")["Users"]
+    assert [u["UserName"] for u in users] == ["alice"]
+    # IAM's unique id: AIDA and 17 more, the same wherever it is reported.
+    assert re.fullmatch(r"AIDA[A-Z2-7]{17}", created["UserId"]) and users[0]["UserId"] == created["UserId"]
     key = iam(server, "create-access-key", "--user-name", "alice")["AccessKey"]
     key_id, secret = key["AccessKeyId"], key["SecretAccessKey"]
     listed = iam(server, "list-access-keys", "--user-name", "alice")["AccessKeyMetadata"]
@@ -36,6 +40,7 @@ def test_users_and_keys_work_on_both_doors_and_deletion_is_immediate(server):
 
     me = aws(server, "sts", "get-caller-identity", key=key_id, secret=secret)
     assert me["Arn"].endswith(":user/alice")
+    assert me["UserId"] == created["UserId"]
     aws(server, "ecr", "create-repository", "--repository-name", "alice-repo", key=key_id, secret=secret)
     password = aws(server, "ecr", "get-login-password", key=key_id, secret=secret).strip()
     assert requests.get(server.url + "/v2/alice-repo/tags/list", auth=("AWS", password)).status_code == 200
@@ -60,6 +65,9 @@ def test_users_and_keys_work_on_both_doors_and_deletion_is_immediate(server):
     assert requests.get(url).status_code == 403
     iam(server, "delete-user", "alice")
     assert iam(server, "list-users")["Users"] == []
+    # A user re-created under the same name is another user, with another id.
+    again = iam(server, "create-user", "alice")["User"]
+    assert again["UserId"] != created["UserId"]
 
 
 def test_only_root_manages_iam_and_keys_are_limited(server):

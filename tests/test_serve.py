@@ -159,3 +159,18 @@ def test_a_changed_root_secret_variable_is_reported_not_silently_ignored(server)
     assert "differs from the stored secret" in server.server_log()
     # The stored secret stays in force.
     assert requests.get(server.url + "/v2/", auth=server.auth()).status_code == 200
+
+
+def test_rust_log_sets_levels_per_target_and_a_bad_filter_is_reported(make_server):
+    s = make_server(extra_env={"RUST_LOG": "warn,berth_server=debug"})
+    s.request("GET", "/v2/")
+    deadline = time.time() + 10
+    while " DEBUG " not in s.server_log() and time.time() < deadline:
+        time.sleep(0.05)  # the access log line is written once the response is sent
+    log = s.server_log()
+    assert "\x1b[" not in log  # a log file gets no terminal colours
+    assert " INFO " not in log  # the default level is warn...
+    assert " DEBUG " in log and "berth_server" in log  # ...and berth_server's is debug
+    s.restart(RUST_LOG="berth=loudest")
+    assert 'ignoring RUST_LOG="berth=loudest"' in s.server_log()
+    assert " INFO " in s.server_log()

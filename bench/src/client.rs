@@ -120,12 +120,8 @@ impl Target {
         .await
     }
 
-    /// GETs a path and returns (status, bytes received), optionally hashing the bytes.
-    pub async fn download(
-        &self,
-        path: &str,
-        hash: bool,
-    ) -> anyhow::Result<(StatusCode, u64, Option<String>)> {
+    /// GETs a path and returns the status, the bytes received and their sha256 digest.
+    pub async fn download(&self, path: &str) -> anyhow::Result<(StatusCode, u64, String)> {
         use sha2::Digest;
         let mut req = Request::builder().method(Method::GET).uri(self.url(path));
         if let Some(a) = &self.authorization {
@@ -142,15 +138,13 @@ impl Target {
         while let Some(frame) = body.frame().await {
             if let Ok(data) = frame?.into_data() {
                 n += data.len() as u64;
-                if hash {
-                    hasher.update(&data);
-                }
+                hasher.update(&data);
             }
         }
         Ok((
             status,
             n,
-            hash.then(|| format!("sha256:{}", hex::encode(hasher.finalize()))),
+            format!("sha256:{}", hex::encode(hasher.finalize())),
         ))
     }
 

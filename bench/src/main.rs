@@ -8,6 +8,7 @@
 //! verification cannot score.
 
 mod client;
+mod curl;
 mod measures;
 mod servers;
 mod wrk;

@@ -134,9 +134,35 @@ impl fmt::Debug for SecretAccessKey {
     }
 }
 
+/// An IAM user's unique id (`AIDA` and 17 more of `[A-Z2-7]`), as STS GetCallerIdentity and
+/// IAM's user calls report it. AWS draws it at random when the user is created; berth derives
+/// it from the account, the name and the creation time instead, which has the same properties
+/// (stable for the user's life, different for a user re-created under the same name) with
+/// nothing more to store.
+pub fn user_id(account: &str, name: &str, created_at_millis: i64) -> String {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(format!("{account}/{name}/{created_at_millis}"));
+    // 256 is a multiple of 32, so taking each byte modulo 32 is unbiased.
+    let tail: String = digest
+        .iter()
+        .take(17)
+        .map(|b| char::from(KEY_ALPHABET[usize::from(*b) % KEY_ALPHABET.len()]))
+        .collect();
+    format!("AIDA{tail}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn user_ids_are_stable_and_change_with_creation() {
+        let a = user_id("123456789012", "alice", 1);
+        assert_eq!(a, user_id("123456789012", "alice", 1));
+        assert_ne!(a, user_id("123456789012", "alice", 2));
+        assert_eq!(a.len(), 21);
+        assert!(a.starts_with("AIDA") && a.bytes().all(|b| KEY_ALPHABET.contains(&b)));
+    }
 
     #[test]
     fn generated_ids_parse() {

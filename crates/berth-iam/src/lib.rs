@@ -15,7 +15,7 @@ mod sealing;
 pub mod sigv4;
 mod token;
 
-pub use ids::{AccessKeyId, AccountId, IdError, SecretAccessKey};
+pub use ids::{user_id, AccessKeyId, AccountId, IdError, SecretAccessKey};
 pub use sealing::{SealError, SecretSealer};
 pub use sigv4::{SigV4Authorization, SigV4Error, SignedRequest};
 pub use token::{TokenClaims, TokenError, TokenSigner, TOKEN_VALIDITY};

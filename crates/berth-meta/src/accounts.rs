@@ -127,14 +127,19 @@ impl Meta {
             .collect()
     }
 
-    pub async fn user_exists(&self, account: &str, name: &str) -> Result<bool, MetaError> {
-        let found: Option<i64> =
-            sqlx::query_scalar("SELECT 1 FROM users WHERE account_id = $1 AND name = $2")
+    /// When a user was created, or `None` when there is no such user.
+    pub async fn user_created_at(
+        &self,
+        account: &str,
+        name: &str,
+    ) -> Result<Option<i64>, MetaError> {
+        Ok(
+            sqlx::query_scalar("SELECT created_at FROM users WHERE account_id = $1 AND name = $2")
                 .bind(account)
                 .bind(name)
                 .fetch_optional(&self.pool)
-                .await?;
-        Ok(found.is_some())
+                .await?,
+        )
     }
 
     /// Deletes a user that has no access keys left, as IAM requires.

@@ -8,6 +8,8 @@ use axum::http::HeaderMap;
 use serde::Deserialize;
 use serde_json::json;
 
+use berth_core::ops::iam::UserInfo;
+
 use crate::admin::{ok, parse_body, principal, AdminResult};
 use crate::AppState;
 
@@ -44,23 +46,24 @@ pub async fn create_user(
 ) -> AdminResult {
     let p = principal(&state, &headers).await?;
     let req: UserRequest = parse_body(&body)?;
-    state.registry.create_user(&p, &req.user_name).await?;
-    ok(json!({ "User": {
-        "UserName": req.user_name,
-        "Arn": format!("arn:aws:iam::{}:user/{}", p.account(), req.user_name),
-    }}))
+    let user = state.registry.create_user(&p, &req.user_name).await?;
+    ok(json!({ "User": render_user(&user) }))
+}
+
+fn render_user(u: &UserInfo) -> serde_json::Value {
+    json!({
+        "UserName": u.name,
+        "UserId": u.user_id,
+        "Arn": u.arn,
+        "Path": "/",
+        "CreateDate": iso8601(u.created_at_millis),
+    })
 }
 
 pub async fn list_users(State(state): State<AppState>, headers: HeaderMap) -> AdminResult {
     let p = principal(&state, &headers).await?;
     let users = state.registry.list_users(&p).await?;
-    ok(
-        json!({ "Users": users.into_iter().map(|(name, created)| json!({
-        "UserName": name,
-        "Arn": format!("arn:aws:iam::{}:user/{name}", p.account()),
-        "CreateDate": iso8601(created),
-    })).collect::<Vec<_>>() }),
-    )
+    ok(json!({ "Users": users.iter().map(render_user).collect::<Vec<_>>() }))
 }
 
 pub async fn delete_user(

@@ -67,17 +67,16 @@ pub async fn handle(
     match action(uri, body).as_deref() {
         Some("GetCallerIdentity") => {
             let request_id = uuid::Uuid::new_v4();
-            let user_id = if principal.user_name() == "root" {
-                principal.account().to_string()
-            } else {
-                principal.access_key_id().to_string()
+            let me = match state.registry.caller_identity(&principal).await {
+                Ok(me) => me,
+                Err(e) => return error(e.into()),
             };
             xml(
                 StatusCode::OK,
                 format!(
                     "<GetCallerIdentityResponse xmlns=\"{NAMESPACE}\"><GetCallerIdentityResult><Arn>{}</Arn><UserId>{}</UserId><Account>{}</Account></GetCallerIdentityResult><ResponseMetadata><RequestId>{request_id}</RequestId></ResponseMetadata></GetCallerIdentityResponse>",
-                    xml_escape(&principal.arn()),
-                    xml_escape(&user_id),
+                    xml_escape(&me.arn),
+                    xml_escape(&me.user_id),
                     principal.account()
                 ),
             )

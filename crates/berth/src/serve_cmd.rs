@@ -17,15 +17,33 @@ const PULL_FLUSH_INTERVAL: Duration = Duration::from_secs(5);
 /// Requests served at once before new ones queue.
 const MAX_CONCURRENT_REQUESTS: usize = 4096;
 
+/// Logs go to stderr, filtered by `RUST_LOG` (`info`, `warn,berth_core=debug`, …; `info` when
+/// unset). The filter is `Targets`, not `EnvFilter`: per-target levels are all a server needs,
+/// and `EnvFilter` compiles regular expressions at startup, which keeps about half a megabyte
+/// of regex engine paged in for the life of the process.
 fn init_logging(format: LogFormat) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+    use tracing_subscriber::filter::Targets;
+    use tracing_subscriber::prelude::*;
+    let default = || Targets::new().with_default(tracing::Level::INFO);
+    let filter = match std::env::var("RUST_LOG") {
+        Ok(spec) if !spec.trim().is_empty() => spec.parse().unwrap_or_else(|e| {
+            eprintln!("berth: ignoring RUST_LOG={spec:?} ({e}); logging at info");
+            default()
+        }),
+        _ => default(),
+    };
+    use std::io::IsTerminal;
+    // Colours only on a terminal: a log file or the journal gets plain text.
+    let layer = tracing_subscriber::fmt::layer()
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal());
+    // The filter is global (a layer of its own), not per-layer: per-layer filter state is
+    // kept per thread and leaks when a library asks `enabled!` without emitting (sqlx does, on
+    // the async workers that run PostgreSQL queries), which silenced later events there.
+    let registry = tracing_subscriber::registry().with(filter);
     match format {
-        LogFormat::Text => builder.init(),
-        LogFormat::Json => builder.json().init(),
+        LogFormat::Text => registry.with(layer).init(),
+        LogFormat::Json => registry.with(layer.json()).init(),
     }
 }
 

@@ -10,6 +10,25 @@ use crate::{CoreError, Principal, Registry};
 /// IAM allows two access keys per user; so does berth.
 const MAX_KEYS_PER_USER: usize = 2;
 
+/// An IAM user, or an account's root user, as IAM and STS describe it.
+#[derive(Clone, Debug)]
+pub struct UserInfo {
+    pub name: String,
+    pub arn: String,
+    /// `AIDA…` for a user; the account id for the root user, as STS reports it.
+    pub user_id: String,
+    pub created_at_millis: i64,
+}
+
+fn user_info(account: &str, name: &str, created_at_millis: i64) -> UserInfo {
+    UserInfo {
+        name: name.to_owned(),
+        arn: format!("arn:aws:iam::{account}:user/{name}"),
+        user_id: berth_iam::user_id(account, name, created_at_millis),
+        created_at_millis,
+    }
+}
+
 /// An access key as listed: never its secret.
 #[derive(Clone, Debug)]
 pub struct AccessKeyInfo {
@@ -45,21 +64,54 @@ impl Registry {
         }
     }
 
-    pub async fn create_user(&self, principal: &Principal, name: &str) -> Result<(), CoreError> {
+    pub async fn create_user(
+        &self,
+        principal: &Principal,
+        name: &str,
+    ) -> Result<UserInfo, CoreError> {
         self.require_root(principal, "iam:CreateUser")?;
         valid_user_name(name)?;
+        let account = principal.account().as_str();
+        let now = self.now_millis();
         self.meta
-            .create_user(principal.account().as_str(), name, self.now_millis())
+            .create_user(account, name, now)
             .await
             .map_err(|e| match e {
                 MetaError::UserExists => CoreError::UserExists(name.to_owned()),
                 other => other.into(),
-            })
+            })?;
+        Ok(user_info(account, name, now))
     }
 
-    pub async fn list_users(&self, principal: &Principal) -> Result<Vec<(String, i64)>, CoreError> {
+    pub async fn list_users(&self, principal: &Principal) -> Result<Vec<UserInfo>, CoreError> {
         self.require_root(principal, "iam:ListUsers")?;
-        Ok(self.meta.list_users(principal.account().as_str()).await?)
+        let account = principal.account().as_str();
+        let users = self.meta.list_users(account).await?;
+        Ok(users
+            .iter()
+            .map(|(name, created)| user_info(account, name, *created))
+            .collect())
+    }
+
+    /// Who signed a request, as STS GetCallerIdentity answers: the account's root user, whose
+    /// id is the account id, or an IAM user.
+    pub async fn caller_identity(&self, principal: &Principal) -> Result<UserInfo, CoreError> {
+        let account = principal.account().as_str();
+        if principal.user_name() == "root" {
+            return Ok(UserInfo {
+                name: "root".into(),
+                arn: principal.arn(),
+                user_id: account.to_owned(),
+                created_at_millis: 0,
+            });
+        }
+        let name = principal.user_name();
+        let created = self
+            .meta
+            .user_created_at(account, name)
+            .await?
+            .ok_or_else(|| CoreError::UserNotFound(name.to_owned()))?;
+        Ok(user_info(account, name, created))
     }
 
     pub async fn delete_user(&self, principal: &Principal, name: &str) -> Result<(), CoreError> {
@@ -78,8 +130,9 @@ impl Registry {
         if name == "root"
             || self
                 .meta
-                .user_exists(principal.account().as_str(), name)
+                .user_created_at(principal.account().as_str(), name)
                 .await?
+                .is_some()
         {
             Ok(())
         } else {
