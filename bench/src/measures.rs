@@ -370,6 +370,16 @@ struct Row {
 
 /// Runs `measure` `repeat` times per server, alternating which goes first, and returns the
 /// medians (distribution, berth).
+/// Flushes dirty pages before a measure, untimed, so that no measure pays for the writeback of
+/// the one before it. distribution never fsyncs, so without this its pushed gigabytes were
+/// written back during whatever ran next, on either server.
+async fn settle() -> anyhow::Result<()> {
+    let status =
+        tokio::task::spawn_blocking(|| std::process::Command::new("sync").status()).await??;
+    ensure!(status.success(), "sync failed: {status}");
+    Ok(())
+}
+
 async fn interleaved<F, Fut>(
     targets: &[Target; 2],
     repeat: usize,
@@ -383,6 +393,7 @@ where
     for rep in 0..repeat {
         let order = if rep % 2 == 0 { [0, 1] } else { [1, 0] };
         for i in order {
+            settle().await?;
             results[i].push(measure(targets[i].clone(), rep).await?);
             tokio::time::sleep(Duration::from_millis(300)).await;
         }

@@ -370,15 +370,23 @@ impl Meta {
             crate::Backend::Postgres => " COLLATE \"C\"",
             crate::Backend::Sqlite => "",
         };
-        Ok(sqlx::query_scalar(&format!(
-            "SELECT name FROM tags WHERE repository_id = $1 AND name{collate} > $2 \
-             ORDER BY name{collate} LIMIT $3"
+        // One row, not one per tag: the database joins the page into a single string, which
+        // is several times faster for long lists than fetching row by row (each row is a
+        // separate message from the SQLite worker thread). Tags cannot contain ',' (the tag
+        // grammar is [A-Za-z0-9_.-]), so it separates them unambiguously.
+        let joined: Option<String> = sqlx::query_scalar(&format!(
+            "SELECT string_agg(name, ',' ORDER BY name{collate}) FROM \
+             (SELECT name FROM tags WHERE repository_id = $1 AND name{collate} > $2 \
+              ORDER BY name{collate} LIMIT $3) AS page"
         ))
         .bind(repository_id)
         .bind(after.unwrap_or(""))
         .bind(limit)
-        .fetch_all(&self.pool)
-        .await?)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(joined
+            .map(|j| j.split(',').map(str::to_owned).collect())
+            .unwrap_or_default())
     }
 
     /// Manifests whose subject is `digest`, in digest order.
