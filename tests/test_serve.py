@@ -43,11 +43,15 @@ def test_with_no_configuration_it_serves_127_0_0_1_5000_from_berth_data(tmp_path
     proc = subprocess.Popen([BERTH, "serve"], cwd=tmp_path, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.DEVNULL, text=True)
     try:
-        out = ""
-        while "listening on" not in out:
-            line = proc.stdout.readline()
-            assert line, "berth exited: " + out
-            out += line
+        import threading
+        lines = []
+        threading.Thread(target=lambda: lines.extend(proc.stdout), daemon=True).start()
+        deadline = time.time() + 30
+        while not any(l.startswith("listening on") for l in lines):
+            assert proc.poll() is None, "berth exited: " + "".join(lines)
+            assert time.time() < deadline, "berth did not start within 30 s: " + "".join(lines)
+            time.sleep(0.05)
+        out = "".join(lines)
         assert "listening on 127.0.0.1:5000" in out
         assert "http://127.0.0.1:5000" in out
         assert requests.get("http://127.0.0.1:5000/healthz").status_code == 200
@@ -171,6 +175,12 @@ def test_rust_log_sets_levels_per_target_and_a_bad_filter_is_reported(make_serve
     assert "\x1b[" not in log  # a log file gets no terminal colours
     assert " INFO " not in log  # the default level is warn...
     assert " DEBUG " in log and "berth_server" in log  # ...and berth_server's is debug
+    before = len(s.server_log())
     s.restart(RUST_LOG="berth=loudest")
-    assert 'ignoring RUST_LOG="berth=loudest"' in s.server_log()
-    assert " INFO " in s.server_log()
+    requests.get(s.url + "/v2/")  # refused: logged at INFO
+    deadline = time.time() + 10
+    while " INFO " not in s.server_log()[before:] and time.time() < deadline:
+        time.sleep(0.05)
+    fresh = s.server_log()[before:]
+    assert 'ignoring RUST_LOG="berth=loudest"' in fresh
+    assert " INFO " in fresh and "request refused" in fresh  # the fallback level is info

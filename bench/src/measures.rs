@@ -368,8 +368,6 @@ struct Row {
     target: &'static str,
 }
 
-/// Runs `measure` `repeat` times per server, alternating which goes first, and returns the
-/// medians (distribution, berth).
 /// Flushes dirty pages before a measure, untimed, so that no measure pays for the writeback of
 /// the one before it. distribution never fsyncs, so without this its pushed gigabytes were
 /// written back during whatever ran next, on either server.
@@ -380,6 +378,8 @@ async fn settle() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Runs `measure` `repeat` times per server, alternating which goes first, and returns the
+/// medians (distribution, berth).
 async fn interleaved<F, Fut>(
     targets: &[Target; 2],
     repeat: usize,

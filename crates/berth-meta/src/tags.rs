@@ -34,7 +34,9 @@ impl Meta {
         tags: &[(String, String)],
         limit: usize,
     ) -> Result<(), MetaError> {
-        let mut tx = self.write().await?;
+        // The repository's row lock serializes concurrent TagResource calls on PostgreSQL, so
+        // two cannot each count under the limit and together pass it.
+        let mut tx = self.write_repository(resource_id).await?;
         insert_tags(&mut tx, resource_id, tags).await?;
         let count: i64 =
             sqlx::query_scalar("SELECT COUNT(*) FROM resource_tags WHERE resource_id = $1")

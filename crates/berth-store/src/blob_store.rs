@@ -78,11 +78,11 @@ impl BlobRead {
 /// Size of the read buffer when a blob has to be rehashed from disk.
 const REHASH_BUFFER: usize = 1 << 20;
 
-/// Runs file-system work on the blocking pool, off the async threads.
 /// Runs a write to an upload as a task of its own, so that it finishes (or rolls back) with the
-/// upload's lock held even when the request that started it is dropped midway: the client hung
-/// up, or shutdown's drain timed out. Otherwise a retried PATCH could take the lock while the
-/// abandoned write still had frames on their way to disk.
+/// upload's lock held even when the request that started it is dropped midway (the client hung
+/// up). Otherwise a retried PATCH could take the lock while the abandoned write still had
+/// frames on their way to disk. (A process exit ends the task too; then the upload file holds
+/// a prefix of what was sent, which a restart reads back.)
 async fn detached<T: Send + 'static>(
     work: impl std::future::Future<Output = Result<T, StoreError>> + Send + 'static,
 ) -> Result<T, StoreError> {
@@ -91,6 +91,7 @@ async fn detached<T: Send + 'static>(
         .map_err(|e| std::io::Error::other(format!("upload write task failed: {e}")))?
 }
 
+/// Runs file-system work on the blocking pool, off the async threads.
 async fn io_blocking<T: Send + 'static>(
     f: impl FnOnce() -> std::io::Result<T> + Send + 'static,
 ) -> std::io::Result<T> {
@@ -290,6 +291,7 @@ impl BlobStore {
     pub async fn commit<S, E>(
         &self,
         key: UploadKey,
+        offset: Option<u64>,
         expected: &Digest,
         body: S,
     ) -> Result<u64, StoreError>
@@ -299,12 +301,15 @@ impl BlobStore {
     {
         let store = self.clone();
         let expected = expected.clone();
-        detached(async move { store.commit_detached(key, &expected, body).await }).await
+        detached(async move { store.commit_detached(key, offset, &expected, body).await }).await
     }
 
+    /// The whole commit holds the upload's lock, through the rename: a PATCH waiting for the
+    /// lock must find the upload gone, not open the file that has just become a blob.
     async fn commit_detached<S, E>(
         &self,
         key: UploadKey,
+        offset: Option<u64>,
         expected: &Digest,
         body: S,
     ) -> Result<u64, StoreError>
@@ -314,7 +319,7 @@ impl BlobStore {
     {
         let lock = self.upload_lock(key);
         let mut state = lock.lock().await;
-        self.write_locked(key, &mut state, None, body).await?;
+        self.write_locked(key, &mut state, offset, body).await?;
         let path = self.upload_path(key);
         let current = self.upload_size(key).await?;
         let (actual, size) = match state.take() {
@@ -328,7 +333,6 @@ impl BlobStore {
                 (h.finish(), n)
             }
         };
-        drop(state);
         if &actual != expected {
             let _ = tokio::fs::remove_file(&path).await;
             self.forget_upload(key);
@@ -347,6 +351,7 @@ impl BlobStore {
         })
         .await?;
         self.forget_upload(key);
+        drop(state);
         Ok(size)
     }
 
@@ -477,7 +482,21 @@ mod tests {
             11
         );
         let digest = Digest::sha256_of(b"hello world!");
-        assert_eq!(store.commit(id, &digest, body(&[b"!"])).await.unwrap(), 12);
+        // A final chunk that does not start where the upload ends changes nothing.
+        assert!(matches!(
+            store.commit(id, Some(10), &digest, body(&[b"!"])).await,
+            Err(StoreError::OffsetMismatch {
+                expected: 11,
+                given: 10
+            })
+        ));
+        assert_eq!(
+            store
+                .commit(id, Some(11), &digest, body(&[b"!"]))
+                .await
+                .unwrap(),
+            12
+        );
         assert_eq!(store.stat(&digest).await.unwrap(), Some(12));
     }
 
@@ -492,7 +511,7 @@ mod tests {
         store.append(id, None, body(&[b"abc"])).await.unwrap();
         let wrong = Digest::sha256_of(b"abd");
         assert!(matches!(
-            store.commit(id, &wrong, body(&[])).await,
+            store.commit(id, None, &wrong, body(&[])).await,
             Err(StoreError::DigestMismatch { .. })
         ));
         assert_eq!(store.stat(&wrong).await.unwrap(), None);
@@ -521,7 +540,7 @@ mod tests {
         ));
         assert_eq!(store.upload_size(id).await.unwrap(), 3);
         store
-            .commit(id, &Digest::sha256_of(b"abc"), body(&[]))
+            .commit(id, None, &Digest::sha256_of(b"abc"), body(&[]))
             .await
             .unwrap();
     }
@@ -560,7 +579,7 @@ mod tests {
         let store = BlobStore::open(&dir).await.unwrap();
         store.append(id, Some(5), body(&[b"second"])).await.unwrap();
         store
-            .commit(id, &Digest::sha256_of(b"firstsecond"), body(&[]))
+            .commit(id, None, &Digest::sha256_of(b"firstsecond"), body(&[]))
             .await
             .unwrap();
     }

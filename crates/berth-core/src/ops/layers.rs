@@ -29,12 +29,15 @@ impl Registry {
                 registry_id: repo.account.to_string(),
             });
         }
-        if self.upload_status(principal, repo, id).await? == 0 {
+        let (_, key) = self
+            .upload_key(principal, Action::CompleteLayerUpload, repo, id)
+            .await?;
+        if self.store.upload_size(key).await? == 0 {
             return Err(CoreError::EmptyUpload(id.to_string()));
         }
         let nothing =
             futures_util::stream::empty::<Result<bytes::Bytes, std::convert::Infallible>>();
-        self.complete_upload(principal, repo, id, digest, nothing)
+        self.complete_upload(principal, repo, id, None, digest, nothing)
             .await
     }
 

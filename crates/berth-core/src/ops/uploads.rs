@@ -27,7 +27,7 @@ pub enum MountOutcome {
 impl Registry {
     /// Authorizes `action` on the repository and names the upload within it. Whether the
     /// upload exists is the store's answer: an id from another repository names no file.
-    async fn upload_key(
+    pub(crate) async fn upload_key(
         &self,
         principal: &Principal,
         action: Action,
@@ -128,18 +128,21 @@ impl Registry {
     }
 
     /// Appends the final chunk, if any, verifies the digest and makes the blob visible.
+    /// Writes the final chunk (which, with `offset` from Content-Range, must start where the
+    /// upload ends, checked under the upload's lock) and commits the blob.
     pub async fn complete_upload<S: BodyStream>(
         &self,
         principal: &Principal,
         repo: &RepositoryRef,
         id: UploadId,
+        offset: Option<u64>,
         digest: &Digest,
         body: S,
     ) -> Result<u64, CoreError> {
         let (row, key) = self
             .upload_key(principal, Action::CompleteLayerUpload, repo, id)
             .await?;
-        let size = self.store.commit(key, digest, body).await?;
+        let size = self.store.commit(key, offset, digest, body).await?;
         self.link(&row, digest, size).await?;
         Ok(size)
     }
@@ -174,7 +177,7 @@ impl Registry {
             owner: row.id,
         };
         self.store.start_upload(key).await?;
-        let size = match self.store.commit(key, digest, body).await {
+        let size = match self.store.commit(key, None, digest, body).await {
             Ok(size) => size,
             Err(e) => {
                 // A digest mismatch already discarded the upload; anything else leaves it.

@@ -136,23 +136,16 @@ pub async fn complete(req: OciRequest, repo: RepositoryRef, id: &str) -> Handled
         )
     })?;
     let digest = parse_digest(digest)?;
-    if content_range_start(&req)?.is_some() {
-        // A final chunk with a range must start where the upload ends; check before writing.
-        let size = req
-            .state
-            .registry
-            .upload_status(&req.principal, &repo, id)
-            .await?;
-        if content_range_start(&req)? != Some(size) {
-            return Err(berth_core::CoreError::ChunkOutOfOrder { size }.into());
-        }
-    }
+    // A final chunk with a range must start where the upload ends; the store checks it under
+    // the upload's lock, before writing.
+    let offset = content_range_start(&req)?;
     req.state
         .registry
         .complete_upload(
             &req.principal,
             &repo,
             id,
+            offset,
             &digest,
             req.body.into_data_stream(),
         )
