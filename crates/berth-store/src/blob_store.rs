@@ -321,11 +321,9 @@ impl BlobStore {
         let mut state = lock.lock().await;
         self.write_locked(key, &mut state, offset, body).await?;
         let path = self.upload_path(key);
-        let current = self.upload_size(key).await?;
+        // Under the lock nothing else writes the upload, so the state's size is the file's.
         let (actual, size) = match state.take() {
-            Some(s) if s.size == current && s.hasher.algorithm() == expected.algorithm() => {
-                (s.hasher.finish(), s.size)
-            }
+            Some(s) if s.hasher.algorithm() == expected.algorithm() => (s.hasher.finish(), s.size),
             _ => {
                 let p = path.clone();
                 let alg = expected.algorithm();
@@ -368,7 +366,23 @@ impl BlobStore {
         E: std::fmt::Display,
     {
         let path = self.upload_path(key);
-        let current = self.upload_size(key).await?;
+        // Open, size and position in one trip to the blocking pool: on small uploads the
+        // hand-offs between threads cost more than the bytes.
+        let p = path.clone();
+        let opened = io_blocking(move || {
+            let mut f = OpenOptions::new().write(true).open(&p)?;
+            let len = f.seek(SeekFrom::End(0))?;
+            Ok((f, len))
+        })
+        .await;
+        let (file, current) = match opened {
+            Ok(opened) => opened,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                self.forget_upload(key);
+                return Err(StoreError::UploadUnknown);
+            }
+            Err(e) => return Err(e.into()),
+        };
         if let Some(given) = offset {
             if given != current {
                 return Err(StoreError::OffsetMismatch {
@@ -379,21 +393,15 @@ impl BlobStore {
         }
         let hasher = match state.take() {
             Some(s) if s.size == current => s.hasher,
+            None if current == 0 => Hasher::new(berth_oci::Algorithm::Sha256),
             _ => {
+                // After a restart (or a cut-back) the running hash is rebuilt from the file.
                 let p = path.clone();
                 io_blocking(move || hash_file(&p, Hasher::new(berth_oci::Algorithm::Sha256)))
                     .await?
                     .0
             }
         };
-        let p = path.clone();
-        let file = io_blocking(move || {
-            let mut f = OpenOptions::new().write(true).open(&p)?;
-            f.set_len(current)?;
-            f.seek(SeekFrom::End(0))?;
-            Ok(f)
-        })
-        .await?;
         match append_stream(file, hasher.clone(), body).await {
             Ok((_file, hasher, written)) => {
                 let size = current + written;
