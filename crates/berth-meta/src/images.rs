@@ -467,29 +467,32 @@ async fn write_tag(
 impl Meta {
     /// Whether a manifest in the repository lists `digest` (as a layer, config or child).
     pub async fn is_referenced(&self, repository_id: i64, digest: &str) -> Result<bool, MetaError> {
-        let found: Option<i64> = sqlx::query_scalar(
-            "SELECT 1 FROM manifest_references WHERE repository_id = $1 AND child = $2 LIMIT 1",
-        )
-        .bind(repository_id)
-        .bind(digest)
-        .fetch_optional(&self.pool)
-        .await?;
-        Ok(found.is_some())
+        references(&self.pool, repository_id, digest).await
     }
 }
 
-/// Whether another manifest in the repository (an index) lists `digest` as a child.
+/// Whether another manifest in the repository (an index) lists `digest` as a child, seen
+/// from inside a write transaction.
 async fn referenced_by_index(
     tx: &mut WriteTx<'_>,
     repository_id: i64,
     digest: &str,
 ) -> Result<bool, MetaError> {
+    references(&mut *tx.tx, repository_id, digest).await
+}
+
+/// Whether any manifest in the repository lists `digest`; one query for the pool and for
+/// transactions alike.
+async fn references<'c, E>(executor: E, repository_id: i64, digest: &str) -> Result<bool, MetaError>
+where
+    E: sqlx::Executor<'c, Database = sqlx::Any>,
+{
     let found: Option<i64> = sqlx::query_scalar(
         "SELECT 1 FROM manifest_references WHERE repository_id = $1 AND child = $2 LIMIT 1",
     )
     .bind(repository_id)
     .bind(digest)
-    .fetch_optional(&mut *tx.tx)
+    .fetch_optional(executor)
     .await?;
     Ok(found.is_some())
 }
