@@ -56,6 +56,40 @@ def test_blob_get_head_and_ranges(server):
     assert r.status_code == 206 and r.content == data[-5:]
 
 
+def test_large_blob_in_odd_chunks_reads_back_exactly(server):
+    # Uploads are written in 2 MiB block-aligned buffers (direct I/O) with the remainder through
+    # the page cache, and blobs are read in 4 MiB mapped windows: chunks and ranges that start
+    # and end off those boundaries must still land and come back byte for byte.
+    server.create_repo("large")
+    mib = 1024 * 1024
+    data = os.urandom(11 * mib + 12345)
+    cuts = [0, 1, 3 * mib + 6, 3 * mib + 6 + 4096, 8 * mib - 1, len(data)]
+    loc = server.request("POST", "/v2/large/blobs/uploads/").headers["Location"]
+    for start, end in zip(cuts[:-2], cuts[1:-1]):
+        r = server.request("PATCH", loc, data=data[start:end],
+                           headers={"Content-Range": f"{start}-{end - 1}"})
+        assert r.status_code == 202, r.text
+        assert r.headers["Range"] == f"0-{end - 1}"
+        loc = r.headers["Location"]
+    digest = sha256(data)
+    r = server.request("PUT", loc, params={"digest": digest}, data=data[cuts[-2]:],
+                       headers={"Content-Range": f"{cuts[-2]}-{len(data) - 1}"})
+    assert r.status_code == 201, r.text
+    r = server.request("GET", f"/v2/large/blobs/{digest}")
+    assert r.status_code == 200 and sha256(r.content) == digest
+    for first, last in [(4 * mib - 3, 4 * mib + 2), (8 * mib - 1, None), (0, 2 * mib)]:
+        spec = f"bytes={first}-{'' if last is None else last}"
+        r = server.request("GET", f"/v2/large/blobs/{digest}", headers={"Range": spec})
+        assert r.status_code == 206, spec
+        assert r.content == data[first:None if last is None else last + 1], spec
+    # The same bytes in one monolithic PUT: several full buffers and an unaligned tail.
+    server.create_repo("large-mono")
+    loc = server.request("POST", "/v2/large-mono/blobs/uploads/").headers["Location"]
+    r = server.request("PUT", loc, params={"digest": digest}, data=data)
+    assert r.status_code == 201, r.text
+    assert sha256(server.request("GET", f"/v2/large-mono/blobs/{digest}").content) == digest
+
+
 def test_bad_range_headers_get_416(server):
     server.create_repo("ranges")
     digest = push_blob(server, "ranges", b"0123456789")
@@ -356,3 +390,25 @@ def test_an_abandoned_patch_leaves_a_resumable_prefix(server):
     assert r.status_code == 201, r.text
     g = server.request("GET", f"/v2/resume/blobs/{sha256(data)}")
     assert g.status_code == 200 and sha256(g.content) == sha256(data)
+
+
+def test_an_abandoned_single_request_upload_leaves_nothing(server):
+    """A client that hangs up in the middle of a one-request upload (`POST ?digest=`): no
+    blob appears and no upload file is left behind."""
+    import base64
+    import socket
+    import time
+    server.create_repo("gone")
+    data = os.urandom(6 * 1024 * 1024)
+    auth = base64.b64encode(f"AWS:{server.token()}".encode()).decode()
+    head = (f"POST /v2/gone/blobs/uploads/?digest={sha256(data)} HTTP/1.1\r\n"
+            f"Host: {server.host}\r\nAuthorization: Basic {auth}\r\n"
+            f"Content-Type: application/octet-stream\r\nContent-Length: {len(data)}\r\n\r\n").encode()
+    with socket.create_connection(("127.0.0.1", server.port)) as s:
+        s.sendall(head + data[:3 * 1024 * 1024])
+    uploads = os.path.join(server.data_dir, "uploads")
+    deadline = time.time() + 10
+    while os.listdir(uploads) and time.time() < deadline:
+        time.sleep(0.05)
+    assert os.listdir(uploads) == []
+    assert server.request("HEAD", f"/v2/gone/blobs/{sha256(data)}").status_code == 404

@@ -36,6 +36,25 @@ struct Args {
     /// Seconds per wrk run.
     #[arg(long, default_value_t = 10)]
     wrk_seconds: u32,
+    /// Run only these measures (repeatable); all of them when absent.
+    #[arg(long, value_enum)]
+    only: Vec<Measure>,
+}
+
+/// The groups of measures, as `--only` names them.
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Measure {
+    Push,
+    Pull,
+    SmallUploads,
+    ManifestGet,
+    ListTags,
+}
+
+impl Args {
+    fn runs(&self, m: Measure) -> bool {
+        self.only.is_empty() || self.only.contains(&m)
+    }
 }
 
 fn main() -> anyhow::Result<()> {

@@ -11,7 +11,7 @@ use sha2::Digest as _;
 
 use crate::client::Target;
 use crate::servers::{rss_kib, scratch_dir, start_berth, start_distribution};
-use crate::{wrk, Args};
+use crate::{wrk, Args, Measure};
 
 const CHUNK: usize = 16 * 1024 * 1024;
 const MIB: f64 = 1024.0 * 1024.0;
@@ -420,140 +420,154 @@ pub async fn run_all(args: &Args) -> anyhow::Result<()> {
     }
     eprintln!("both servers refuse a wrong digest; measuring");
 
-    let blob = Arc::new(big_blob(args.big_mib));
+    let blob = (args.runs(Measure::Push) || args.runs(Measure::Pull))
+        .then(|| Arc::new(big_blob(args.big_mib)));
     let size = format!("{} MiB", args.big_mib);
-    let b = blob.clone();
-    let (d, br) = interleaved(&targets, args.repeat, move |t, _| {
-        let b = b.clone();
-        async move { push_monolithic(&t, &b).await }
-    })
-    .await?;
-    rows.push(Row {
-        name: format!("{size} push, monolithic"),
-        unit: "MB/s",
-        distribution: d,
-        berth: br,
-        target: ">= 1.5x",
-    });
-    let b = blob.clone();
-    let (d, br) = interleaved(&targets, args.repeat, move |t, _| {
-        let b = b.clone();
-        async move { push_chunked(&t, &b).await }
-    })
-    .await?;
-    rows.push(Row {
-        name: format!("{size} push, 16 MiB chunks"),
-        unit: "MB/s",
-        distribution: d,
-        berth: br,
-        target: ">= 1.5x",
-    });
-    let b = blob.clone();
-    for t in &targets {
-        // One untimed pull checks the digest; the timed pulls (with curl) count bytes, so that
-        // the client's own hashing does not cap the figure.
-        verify_pull(t, &blob).await?;
-    }
-    let (d, br) = interleaved(&targets, args.repeat, move |t, _| {
-        let b = b.clone();
-        async move { tokio::task::spawn_blocking(move || pull_with_curl(&t, &b)).await? }
-    })
-    .await?;
-    rows.push(Row {
-        name: format!("{size} pull"),
-        unit: "MB/s",
-        distribution: d,
-        berth: br,
-        target: ">= 1.5x",
-    });
-    drop(blob);
-
-    for concurrency in [1usize, 16] {
-        let count = args.small_count;
-        let (d, br) = interleaved(&targets, args.repeat, move |t, rep| async move {
-            small_uploads(
-                &t,
-                count,
-                concurrency,
-                (rep * 100 + concurrency) as u64 + if t.name == "berth" { 7 } else { 0 },
-            )
-            .await
+    if let (true, Some(blob)) = (args.runs(Measure::Push), &blob) {
+        let b = blob.clone();
+        let (d, br) = interleaved(&targets, args.repeat, move |t, _| {
+            let b = b.clone();
+            async move { push_monolithic(&t, &b).await }
         })
         .await?;
         rows.push(Row {
-            name: format!("{count} x 4 KiB uploads, concurrency {concurrency}"),
-            unit: "ops/s",
+            name: format!("{size} push, monolithic"),
+            unit: "MB/s",
             distribution: d,
             berth: br,
-            target: ">= 3x",
+            target: ">= 1.5x",
+        });
+        let b = blob.clone();
+        let (d, br) = interleaved(&targets, args.repeat, move |t, _| {
+            let b = b.clone();
+            async move { push_chunked(&t, &b).await }
+        })
+        .await?;
+        rows.push(Row {
+            name: format!("{size} push, 16 MiB chunks"),
+            unit: "MB/s",
+            distribution: d,
+            berth: br,
+            target: ">= 1.5x",
         });
     }
-
-    for t in &targets {
-        push_image(t).await?;
-    }
-    for connections in [16u32, 64] {
-        let seconds = args.wrk_seconds;
-        let mut rps = [Vec::new(), Vec::new()];
-        let mut p50 = [Vec::new(), Vec::new()];
-        let mut p99 = [Vec::new(), Vec::new()];
-        for rep in 0..args.repeat {
-            let order = if rep % 2 == 0 { [0, 1] } else { [1, 0] };
-            for i in order {
-                let t = &targets[i];
-                let url = format!("{}/v2/bench/manifests/latest", t.base);
-                let r = wrk::run(
-                    &url,
-                    t.authorization.as_deref(),
-                    OCI_MANIFEST,
-                    connections,
-                    seconds,
-                )?;
-                rps[i].push(r.requests_per_sec);
-                p50[i].push(r.p50_ms);
-                p99[i].push(r.p99_ms);
+    if let (true, Some(blob)) = (args.runs(Measure::Pull), &blob) {
+        let b = blob.clone();
+        for t in &targets {
+            if !args.runs(Measure::Push) {
+                push_monolithic(t, blob).await?;
             }
+            // One untimed pull checks the digest; the timed pulls (with curl) count bytes, so that
+            // the client's own hashing does not cap the figure.
+            verify_pull(t, &blob).await?;
         }
-        let [rd, rb] = rps;
+        let (d, br) = interleaved(&targets, args.repeat, move |t, _| {
+            let b = b.clone();
+            async move { tokio::task::spawn_blocking(move || pull_with_curl(&t, &b)).await? }
+        })
+        .await?;
         rows.push(Row {
-            name: format!("manifest GET by tag, {connections} conns"),
-            unit: "req/s",
-            distribution: median(rd),
-            berth: median(rb),
-            target: ">= 5x",
+            name: format!("{size} pull"),
+            unit: "MB/s",
+            distribution: d,
+            berth: br,
+            target: ">= 1.5x",
         });
-        let [pd, pb] = p50;
-        rows.push(Row {
-            name: format!("  p50 latency, {connections} conns"),
-            unit: "ms",
-            distribution: median(pd),
-            berth: median(pb),
-            target: "",
-        });
-        let [qd, qb] = p99;
-        rows.push(Row {
-            name: format!("  p99 latency, {connections} conns"),
-            unit: "ms",
-            distribution: median(qd),
-            berth: median(qb),
-            target: "<= 0.2x",
-        });
+    }
+    drop(blob);
+
+    if args.runs(Measure::SmallUploads) {
+        for concurrency in [1usize, 16] {
+            let count = args.small_count;
+            let (d, br) = interleaved(&targets, args.repeat, move |t, rep| async move {
+                small_uploads(
+                    &t,
+                    count,
+                    concurrency,
+                    (rep * 100 + concurrency) as u64 + if t.name == "berth" { 7 } else { 0 },
+                )
+                .await
+            })
+            .await?;
+            rows.push(Row {
+                name: format!("{count} x 4 KiB uploads, concurrency {concurrency}"),
+                unit: "ops/s",
+                distribution: d,
+                berth: br,
+                target: ">= 3x",
+            });
+        }
     }
 
-    for t in &targets {
-        tag_many(t, 1000).await?;
+    if args.runs(Measure::ManifestGet) {
+        for t in &targets {
+            push_image(t).await?;
+        }
+        for connections in [16u32, 64] {
+            let seconds = args.wrk_seconds;
+            let mut rps = [Vec::new(), Vec::new()];
+            let mut p50 = [Vec::new(), Vec::new()];
+            let mut p99 = [Vec::new(), Vec::new()];
+            for rep in 0..args.repeat {
+                let order = if rep % 2 == 0 { [0, 1] } else { [1, 0] };
+                for i in order {
+                    let t = &targets[i];
+                    let url = format!("{}/v2/bench/manifests/latest", t.base);
+                    let r = wrk::run(
+                        &url,
+                        t.authorization.as_deref(),
+                        OCI_MANIFEST,
+                        connections,
+                        seconds,
+                    )?;
+                    rps[i].push(r.requests_per_sec);
+                    p50[i].push(r.p50_ms);
+                    p99[i].push(r.p99_ms);
+                }
+            }
+            let [rd, rb] = rps;
+            rows.push(Row {
+                name: format!("manifest GET by tag, {connections} conns"),
+                unit: "req/s",
+                distribution: median(rd),
+                berth: median(rb),
+                target: ">= 5x",
+            });
+            let [pd, pb] = p50;
+            rows.push(Row {
+                name: format!("  p50 latency, {connections} conns"),
+                unit: "ms",
+                distribution: median(pd),
+                berth: median(pb),
+                target: "",
+            });
+            let [qd, qb] = p99;
+            rows.push(Row {
+                name: format!("  p99 latency, {connections} conns"),
+                unit: "ms",
+                distribution: median(qd),
+                berth: median(qb),
+                target: "<= 0.2x",
+            });
+        }
     }
-    let (d, br) = interleaved(&targets, args.repeat, |t, _| async move {
-        list_tags(&t, 1001, 50).await
-    })
-    .await?;
-    rows.push(Row {
-        name: "list 1,001 tags".into(),
-        unit: "req/s",
-        distribution: d,
-        berth: br,
-        target: ">= 1.0x",
-    });
+
+    if args.runs(Measure::ListTags) {
+        for t in &targets {
+            tag_many(t, 1000).await?;
+        }
+        let (d, br) = interleaved(&targets, args.repeat, |t, _| async move {
+            list_tags(&t, 1001, 50).await
+        })
+        .await?;
+        rows.push(Row {
+            name: "list 1,001 tags".into(),
+            unit: "req/s",
+            distribution: d,
+            berth: br,
+            target: ">= 1.0x",
+        });
+    }
 
     let peak = [
         rss_kib(targets[0].pid)?.1 as f64,

@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
-use std::io::{Read, Seek, SeekFrom};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
@@ -60,18 +60,19 @@ pub struct BlobStore {
     uploads: Arc<Mutex<HashMap<UploadKey, UploadLock>>>,
 }
 
-/// An open blob, positioned at the start of the requested range.
+/// An open blob and the range of it to send.
 pub struct BlobRead {
     file: File,
     pub size: u64,
-    /// The number of bytes to send from the current position.
+    start: u64,
+    /// The number of bytes to send from `start`.
     pub len: u64,
 }
 
 impl BlobRead {
-    /// The bytes of the range, read ahead on a blocking thread.
+    /// The bytes of the range, prepared ahead of the socket on a blocking thread.
     pub fn into_stream(self) -> impl Stream<Item = std::io::Result<Bytes>> + Send {
-        crate::reader::stream(self.file, self.len)
+        crate::reader::stream(self.file, self.start, self.len)
     }
 }
 
@@ -98,6 +99,18 @@ async fn io_blocking<T: Send + 'static>(
     tokio::task::spawn_blocking(f)
         .await
         .map_err(|e| std::io::Error::other(format!("blocking task failed: {e}")))?
+}
+
+/// The (start, length) that `range` (inclusive start and end, or all) selects from a blob of
+/// `size` bytes, or `None` when it selects nothing.
+fn satisfiable(range: Option<(u64, Option<u64>)>, size: u64) -> Option<(u64, u64)> {
+    match range {
+        None => Some((0, size)),
+        Some((start, end)) => {
+            let last = end.unwrap_or(u64::MAX).min(size.checked_sub(1)?);
+            (start <= last).then(|| (start, last - start + 1))
+        }
+    }
 }
 
 fn fsync_dir(dir: &Path) -> std::io::Result<()> {
@@ -189,34 +202,24 @@ impl BlobStore {
         range: Option<(u64, Option<u64>)>,
     ) -> Result<BlobRead, StoreError> {
         let path = self.blob_path(digest);
-        let (file, size, start, len) = io_blocking(move || {
-            let mut f = match File::open(&path) {
+        let (file, size, range) = io_blocking(move || {
+            let f = match File::open(&path) {
                 Ok(f) => f,
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
                 Err(e) => return Err(e),
             };
             let size = f.metadata()?.len();
-            let (start, len) = match range {
-                None => (0, size),
-                Some((start, end)) => {
-                    let end = end
-                        .unwrap_or(size.saturating_sub(1))
-                        .min(size.saturating_sub(1));
-                    if start >= size || end < start {
-                        return Ok(Some((f, size, u64::MAX, 0)));
-                    }
-                    (start, end - start + 1)
-                }
-            };
-            f.seek(SeekFrom::Start(start))?;
-            Ok(Some((f, size, start, len)))
+            Ok(Some((f, size, satisfiable(range, size))))
         })
         .await?
         .ok_or(StoreError::BlobMissing)?;
-        if start == u64::MAX {
-            return Err(StoreError::RangeNotSatisfiable);
-        }
-        Ok(BlobRead { file, size, len })
+        let (start, len) = range.ok_or(StoreError::RangeNotSatisfiable)?;
+        Ok(BlobRead {
+            file,
+            size,
+            start,
+            len,
+        })
     }
 
     /// Creates an empty upload. Nothing is fsynced yet: until a chunk is acknowledged there is
@@ -304,6 +307,32 @@ impl BlobStore {
         detached(async move { store.commit_detached(key, offset, &expected, body).await }).await
     }
 
+    /// Stores a whole blob sent in one request, through an upload that lives only as long as
+    /// the call. On any failure, the caller going away included, the upload is discarded.
+    pub async fn put<S, E>(
+        &self,
+        key: UploadKey,
+        expected: &Digest,
+        body: S,
+    ) -> Result<u64, StoreError>
+    where
+        S: Stream<Item = Result<Bytes, E>> + Send + 'static,
+        E: std::fmt::Display + Send + 'static,
+    {
+        let store = self.clone();
+        let expected = expected.clone();
+        detached(async move {
+            store.start_upload(key).await?;
+            let result = store.commit_detached(key, None, &expected, body).await;
+            if result.is_err() {
+                // A digest mismatch has discarded the upload already.
+                let _ = store.cancel(key).await;
+            }
+            result
+        })
+        .await
+    }
+
     /// The whole commit holds the upload's lock, through the rename: a PATCH waiting for the
     /// lock must find the upload gone, not open the file that has just become a blob.
     async fn commit_detached<S, E>(
@@ -370,8 +399,8 @@ impl BlobStore {
         // hand-offs between threads cost more than the bytes.
         let p = path.clone();
         let opened = io_blocking(move || {
-            let mut f = OpenOptions::new().write(true).open(&p)?;
-            let len = f.seek(SeekFrom::End(0))?;
+            let f = OpenOptions::new().write(true).open(&p)?;
+            let len = f.metadata()?.len();
             Ok((f, len))
         })
         .await;
@@ -402,7 +431,7 @@ impl BlobStore {
                     .0
             }
         };
-        match append_stream(file, hasher.clone(), body).await {
+        match append_stream(path.clone(), file, current, hasher.clone(), body).await {
             Ok((_file, hasher, written)) => {
                 let size = current + written;
                 *state = Some(HashState { hasher, size });
@@ -464,6 +493,18 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("berth-store-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         dir
+    }
+
+    #[test]
+    fn ranges_are_clamped_or_refused() {
+        assert_eq!(satisfiable(None, 10), Some((0, 10)));
+        assert_eq!(satisfiable(Some((2, Some(4))), 10), Some((2, 3)));
+        assert_eq!(satisfiable(Some((2, None)), 10), Some((2, 8)));
+        assert_eq!(satisfiable(Some((8, Some(99))), 10), Some((8, 2)));
+        assert_eq!(satisfiable(Some((10, None)), 10), None);
+        assert_eq!(satisfiable(Some((4, Some(3))), 10), None);
+        assert_eq!(satisfiable(Some((0, None)), 0), None);
+        assert_eq!(satisfiable(None, 0), Some((0, 0)));
     }
 
     #[tokio::test]
@@ -554,6 +595,33 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_failed_put_leaves_no_upload_behind() {
+        let dir = tempdir("put");
+        let store = BlobStore::open(&dir).await.unwrap();
+        let key = || UploadKey {
+            id: UploadId::new_random(),
+            owner: 1,
+        };
+        let digest = Digest::sha256_of(b"abc");
+        let broken = futures_util::stream::iter(vec![
+            Ok(Bytes::from_static(b"ab")),
+            Err("connection reset".to_string()),
+        ]);
+        assert!(matches!(
+            store.put(key(), &digest, broken).await,
+            Err(StoreError::BodyInterrupted(_))
+        ));
+        assert!(matches!(
+            store.put(key(), &digest, body(&[b"abd"])).await,
+            Err(StoreError::DigestMismatch { .. })
+        ));
+        assert_eq!(std::fs::read_dir(dir.join("uploads")).unwrap().count(), 0);
+        assert_eq!(store.put(key(), &digest, body(&[b"abc"])).await.unwrap(), 3);
+        assert_eq!(std::fs::read_dir(dir.join("uploads")).unwrap().count(), 0);
+        assert_eq!(store.stat(&digest).await.unwrap(), Some(3));
+    }
+
+    #[tokio::test]
     async fn an_upload_is_invisible_to_other_owners() {
         let store = BlobStore::open(tempdir("owner")).await.unwrap();
         let id = UploadKey {
@@ -570,6 +638,50 @@ mod tests {
             store.append(other, None, body(&[b"x"])).await,
             Err(StoreError::UploadUnknown)
         ));
+    }
+
+    /// Chunks that end mid-block and span several write buffers: every byte lands where it
+    /// belongs, whichever way (direct or buffered) it was written.
+    #[tokio::test]
+    async fn unaligned_chunks_across_buffers_read_back_whole() {
+        let store = BlobStore::open(tempdir("unaligned")).await.unwrap();
+        let id = UploadKey {
+            id: UploadId::new_random(),
+            owner: 1,
+        };
+        store.start_upload(id).await.unwrap();
+        let sizes = [
+            1usize,
+            4095,
+            5000,
+            3 * 1024 * 1024 + 7,
+            4096,
+            9 * 1024 * 1024 + 1,
+        ];
+        let mut all = Vec::new();
+        for (i, size) in sizes.into_iter().enumerate() {
+            let chunk: Vec<u8> = (0..size).map(|j| (j * 31 + i * 7) as u8).collect();
+            // Frames of odd sizes, as a socket would deliver them.
+            let frames: Vec<Result<Bytes, String>> = chunk
+                .chunks(65_521)
+                .map(|f| Ok(Bytes::copy_from_slice(f)))
+                .collect();
+            all.extend_from_slice(&chunk);
+            let size = store
+                .append(
+                    id,
+                    Some(all.len() as u64 - chunk.len() as u64),
+                    futures_util::stream::iter(frames),
+                )
+                .await
+                .unwrap();
+            assert_eq!(size, all.len() as u64);
+        }
+        let digest = Digest::sha256_of(&all);
+        store.commit(id, None, &digest, body(&[])).await.unwrap();
+        let read = store.read(&digest, None).await.unwrap();
+        assert_eq!(read.size, all.len() as u64);
+        assert_eq!(std::fs::read(store.blob_path(&digest)).unwrap(), all);
     }
 
     #[tokio::test]

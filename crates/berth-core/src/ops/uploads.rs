@@ -176,15 +176,7 @@ impl Registry {
             id: UploadId::new_random(),
             owner: row.id,
         };
-        self.store.start_upload(key).await?;
-        let size = match self.store.commit(key, None, digest, body).await {
-            Ok(size) => size,
-            Err(e) => {
-                // A digest mismatch already discarded the upload; anything else leaves it.
-                let _ = self.store.cancel(key).await;
-                return Err(e.into());
-            }
-        };
+        let size = self.store.put(key, digest, body).await?;
         self.link(&row, digest, size).await?;
         Ok(size)
     }
