@@ -525,30 +525,19 @@ pub async fn run_all(args: &Args) -> anyhow::Result<()> {
                     p99[i].push(r.p99_ms);
                 }
             }
-            let [rd, rb] = rps;
-            rows.push(Row {
-                name: format!("manifest GET by tag, {connections} conns"),
-                unit: "req/s",
-                distribution: median(rd),
-                berth: median(rb),
-                target: ">= 5x",
-            });
-            let [pd, pb] = p50;
-            rows.push(Row {
-                name: format!("  p50 latency, {connections} conns"),
-                unit: "ms",
-                distribution: median(pd),
-                berth: median(pb),
-                target: "",
-            });
-            let [qd, qb] = p99;
-            rows.push(Row {
-                name: format!("  p99 latency, {connections} conns"),
-                unit: "ms",
-                distribution: median(qd),
-                berth: median(qb),
-                target: "<= 0.2x",
-            });
+            for (name, unit, [d, b], target) in [
+                ("manifest GET by tag", "req/s", rps, ">= 5x"),
+                ("  p50 latency", "ms", p50, ""),
+                ("  p99 latency", "ms", p99, "<= 0.2x"),
+            ] {
+                rows.push(Row {
+                    name: format!("{name}, {connections} conns"),
+                    unit,
+                    distribution: median(d),
+                    berth: median(b),
+                    target,
+                });
+            }
         }
     }
 

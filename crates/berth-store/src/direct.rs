@@ -33,55 +33,89 @@ const BUFFERS: usize = 3;
 /// Without `O_DIRECT`, a flush is started after this many bytes.
 const FLUSH_EVERY: u64 = 32 * 1024 * 1024;
 
-/// A page-aligned buffer of [`BUFFER`] bytes, filled from the front up to `capacity`.
+/// A write buffer of up to [`BUFFER`] bytes, filled from the front up to `capacity`.
 ///
-/// Anonymous mappings rather than the heap: the allocator keeps freed 2 MiB buffers in its
-/// per-thread arenas (a chunked 1 GiB push left the server 64 MiB larger), while a mapping goes
-/// back to the kernel when it is dropped. Pages are aligned for `O_DIRECT` by construction.
+/// Full buffers live in anonymous mappings rather than on the heap: the allocator keeps freed
+/// 2 MiB buffers in its per-thread arenas (a chunked 1 GiB push left the server 64 MiB larger),
+/// while a mapping goes back to the kernel when it is dropped, and its pages are aligned for
+/// `O_DIRECT` by construction. A request's first [`HEAP_FIRST`] bytes stay on the heap, though:
+/// most uploads are small and end there, and a mapping would cost each of them two system
+/// calls and a TLB shootdown across the server's threads.
 struct AlignedBuf {
-    map: memmap2::MmapMut,
+    memory: Memory,
     len: usize,
     capacity: usize,
 }
 
+enum Memory {
+    Heap(Vec<u8>),
+    Mapped(memmap2::MmapMut),
+}
+
+/// Bytes a request's first buffer holds on the heap before it moves to a mapping.
+const HEAP_FIRST: usize = 64 * 1024;
+
 impl AlignedBuf {
-    /// The first buffer of a write, whose pages are only touched as it fills, so that a small
-    /// upload touches one page, not 512.
-    fn first(capacity: usize) -> std::io::Result<AlignedBuf> {
-        Ok(AlignedBuf {
-            map: memmap2::MmapMut::map_anon(BUFFER)?,
+    /// The first buffer of a write.
+    fn first(capacity: usize) -> AlignedBuf {
+        AlignedBuf {
+            memory: Memory::Heap(Vec::new()),
             len: 0,
             capacity,
-        })
+        }
     }
 
     /// A later buffer of a large write, whose pages are all mapped at once: one system call
     /// instead of a page fault per page.
     fn full_size() -> std::io::Result<AlignedBuf> {
         Ok(AlignedBuf {
-            map: memmap2::MmapOptions::new()
-                .len(BUFFER)
-                .populate()
-                .map_anon()?,
+            memory: Memory::Mapped(
+                memmap2::MmapOptions::new()
+                    .len(BUFFER)
+                    .populate()
+                    .map_anon()?,
+            ),
             len: 0,
             capacity: BUFFER,
         })
     }
 
     fn bytes(&self) -> &[u8] {
-        &self.map[..self.len]
+        match &self.memory {
+            Memory::Heap(v) => v,
+            Memory::Mapped(m) => &m[..self.len],
+        }
     }
 
     /// Copies as much of `data` as fits and returns how much that was.
-    fn fill(&mut self, data: &[u8]) -> usize {
+    fn fill(&mut self, data: &[u8]) -> std::io::Result<usize> {
         let n = data.len().min(self.capacity - self.len);
-        self.map[self.len..self.len + n].copy_from_slice(&data[..n]);
+        if let Memory::Heap(v) = &self.memory {
+            if v.len() + n > HEAP_FIRST {
+                let mut map = memmap2::MmapMut::map_anon(BUFFER)?;
+                map[..v.len()].copy_from_slice(v);
+                self.memory = Memory::Mapped(map);
+            }
+        }
+        match &mut self.memory {
+            Memory::Heap(v) => v.extend_from_slice(&data[..n]),
+            Memory::Mapped(m) => m[self.len..self.len + n].copy_from_slice(&data[..n]),
+        }
         self.len += n;
-        n
+        Ok(n)
     }
 
     fn is_full(&self) -> bool {
         self.len == self.capacity
+    }
+
+    /// Empties the buffer for reuse as a full-size one.
+    fn reset(&mut self) {
+        if let Memory::Heap(v) = &mut self.memory {
+            v.clear();
+        }
+        self.len = 0;
+        self.capacity = BUFFER;
     }
 }
 
@@ -155,8 +189,7 @@ impl Flusher {
             .spawn(move || {
                 for (mut buf, offset) in todo {
                     let result = target.write_buffer(buf.bytes(), offset);
-                    buf.len = 0;
-                    buf.capacity = BUFFER;
+                    buf.reset();
                     if finished.send(result.map(|()| buf)).is_err() {
                         break;
                     }
@@ -195,7 +228,7 @@ impl BlockWriter {
             }),
             flusher: None,
             offset: len,
-            buf: AlignedBuf::first(first)?,
+            buf: AlignedBuf::first(first),
             spare: Vec::new(),
             allocated: 1,
         })
@@ -203,7 +236,7 @@ impl BlockWriter {
 
     pub(crate) fn write(&mut self, mut data: &[u8]) -> std::io::Result<()> {
         while !data.is_empty() {
-            let n = self.buf.fill(data);
+            let n = self.buf.fill(data)?;
             data = &data[n..];
             if self.buf.is_full() {
                 self.hand_off()?;

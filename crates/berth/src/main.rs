@@ -6,6 +6,8 @@
 
 mod admin_client;
 mod config;
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+mod libm_shim;
 mod master_key;
 mod serve_cmd;
 
