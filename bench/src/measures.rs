@@ -543,6 +543,9 @@ pub async fn run_all(args: &Args) -> anyhow::Result<()> {
 
     if args.runs(Measure::ListTags) {
         for t in &targets {
+            if !args.runs(Measure::ManifestGet) {
+                push_image(t).await?;
+            }
             tag_many(t, 1000).await?;
         }
         let (d, br) = interleaved(&targets, args.repeat, |t, _| async move {
