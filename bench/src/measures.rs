@@ -459,7 +459,7 @@ pub async fn run_all(args: &Args) -> anyhow::Result<()> {
             }
             // One untimed pull checks the digest; the timed pulls (with curl) count bytes, so that
             // the client's own hashing does not cap the figure.
-            verify_pull(t, &blob).await?;
+            verify_pull(t, blob).await?;
         }
         let (d, br) = interleaved(&targets, args.repeat, move |t, _| {
             let b = b.clone();
