@@ -333,6 +333,18 @@ impl BlockWriter {
     }
 }
 
+/// A writer dropped on an error path still waits for its flusher: the caller cuts the file back
+/// next, and a write still in flight must not land after that.
+impl Drop for BlockWriter {
+    fn drop(&mut self) {
+        if let Some(Flusher { jobs, done, thread }) = self.flusher.take() {
+            drop(jobs);
+            drop(done);
+            let _ = thread.join();
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
