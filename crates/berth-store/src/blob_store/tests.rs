@@ -1,0 +1,225 @@
+use super::*;
+
+fn body(parts: &[&'static [u8]]) -> impl Stream<Item = Result<Bytes, String>> + Send {
+    futures_util::stream::iter(
+        parts
+            .iter()
+            .map(|p| Ok(Bytes::from_static(p)))
+            .collect::<Vec<_>>(),
+    )
+}
+
+fn tempdir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("berth-store-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+#[test]
+fn ranges_are_clamped_or_refused() {
+    assert_eq!(satisfiable(None, 10), Some((0, 10)));
+    assert_eq!(satisfiable(Some((2, Some(4))), 10), Some((2, 3)));
+    assert_eq!(satisfiable(Some((2, None)), 10), Some((2, 8)));
+    assert_eq!(satisfiable(Some((8, Some(99))), 10), Some((8, 2)));
+    assert_eq!(satisfiable(Some((10, None)), 10), None);
+    assert_eq!(satisfiable(Some((4, Some(3))), 10), None);
+    assert_eq!(satisfiable(Some((0, None)), 0), None);
+    assert_eq!(satisfiable(None, 0), Some((0, 0)));
+}
+
+#[tokio::test]
+async fn chunked_upload_commits_only_with_the_right_digest() {
+    let store = BlobStore::open(tempdir("commit")).await.unwrap();
+    let id = UploadKey {
+        id: UploadId::new_random(),
+        owner: 1,
+    };
+    store.start_upload(id).await.unwrap();
+    assert_eq!(
+        store.append(id, Some(0), body(&[b"hello "])).await.unwrap(),
+        6
+    );
+    assert!(matches!(
+        store.append(id, Some(3), body(&[b"x"])).await,
+        Err(StoreError::OffsetMismatch {
+            expected: 6,
+            given: 3
+        })
+    ));
+    assert_eq!(
+        store.append(id, Some(6), body(&[b"world"])).await.unwrap(),
+        11
+    );
+    let digest = Digest::sha256_of(b"hello world!");
+    // A final chunk that does not start where the upload ends changes nothing.
+    assert!(matches!(
+        store.commit(id, Some(10), &digest, body(&[b"!"])).await,
+        Err(StoreError::OffsetMismatch {
+            expected: 11,
+            given: 10
+        })
+    ));
+    assert_eq!(
+        store
+            .commit(id, Some(11), &digest, body(&[b"!"]))
+            .await
+            .unwrap(),
+        12
+    );
+    assert_eq!(store.stat(&digest).await.unwrap(), Some(12));
+}
+
+#[tokio::test]
+async fn digest_mismatch_leaves_no_blob() {
+    let store = BlobStore::open(tempdir("mismatch")).await.unwrap();
+    let id = UploadKey {
+        id: UploadId::new_random(),
+        owner: 1,
+    };
+    store.start_upload(id).await.unwrap();
+    store.append(id, None, body(&[b"abc"])).await.unwrap();
+    let wrong = Digest::sha256_of(b"abd");
+    assert!(matches!(
+        store.commit(id, None, &wrong, body(&[])).await,
+        Err(StoreError::DigestMismatch { .. })
+    ));
+    assert_eq!(store.stat(&wrong).await.unwrap(), None);
+    assert!(matches!(
+        store.upload_size(id).await,
+        Err(StoreError::UploadUnknown)
+    ));
+}
+
+#[tokio::test]
+async fn interrupted_chunk_is_cut_back() {
+    let store = BlobStore::open(tempdir("cut")).await.unwrap();
+    let id = UploadKey {
+        id: UploadId::new_random(),
+        owner: 1,
+    };
+    store.start_upload(id).await.unwrap();
+    store.append(id, None, body(&[b"abc"])).await.unwrap();
+    let broken = futures_util::stream::iter(vec![
+        Ok(Bytes::from_static(b"def")),
+        Err("connection reset".to_string()),
+    ]);
+    assert!(matches!(
+        store.append(id, None, broken).await,
+        Err(StoreError::BodyInterrupted(_))
+    ));
+    assert_eq!(store.upload_size(id).await.unwrap(), 3);
+    store
+        .commit(id, None, &Digest::sha256_of(b"abc"), body(&[]))
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn a_failed_put_leaves_no_upload_behind() {
+    let dir = tempdir("put");
+    let store = BlobStore::open(&dir).await.unwrap();
+    let key = || UploadKey {
+        id: UploadId::new_random(),
+        owner: 1,
+    };
+    let digest = Digest::sha256_of(b"abc");
+    let broken = futures_util::stream::iter(vec![
+        Ok(Bytes::from_static(b"ab")),
+        Err("connection reset".to_string()),
+    ]);
+    assert!(matches!(
+        store.put(key(), &digest, broken).await,
+        Err(StoreError::BodyInterrupted(_))
+    ));
+    assert!(matches!(
+        store.put(key(), &digest, body(&[b"abd"])).await,
+        Err(StoreError::DigestMismatch { .. })
+    ));
+    assert_eq!(std::fs::read_dir(dir.join("uploads")).unwrap().count(), 0);
+    assert_eq!(store.put(key(), &digest, body(&[b"abc"])).await.unwrap(), 3);
+    assert_eq!(std::fs::read_dir(dir.join("uploads")).unwrap().count(), 0);
+    assert_eq!(store.stat(&digest).await.unwrap(), Some(3));
+}
+
+#[tokio::test]
+async fn an_upload_is_invisible_to_other_owners() {
+    let store = BlobStore::open(tempdir("owner")).await.unwrap();
+    let id = UploadKey {
+        id: UploadId::new_random(),
+        owner: 1,
+    };
+    store.start_upload(id).await.unwrap();
+    let other = UploadKey { owner: 2, ..id };
+    assert!(matches!(
+        store.upload_size(other).await,
+        Err(StoreError::UploadUnknown)
+    ));
+    assert!(matches!(
+        store.append(other, None, body(&[b"x"])).await,
+        Err(StoreError::UploadUnknown)
+    ));
+}
+
+/// Chunks that end mid-block and span several write buffers: every byte lands where it
+/// belongs, whichever way (direct or buffered) it was written.
+#[tokio::test]
+async fn unaligned_chunks_across_buffers_read_back_whole() {
+    let store = BlobStore::open(tempdir("unaligned")).await.unwrap();
+    let id = UploadKey {
+        id: UploadId::new_random(),
+        owner: 1,
+    };
+    store.start_upload(id).await.unwrap();
+    let sizes = [
+        1usize,
+        4095,
+        5000,
+        3 * 1024 * 1024 + 7,
+        4096,
+        9 * 1024 * 1024 + 1,
+    ];
+    let mut all = Vec::new();
+    for (i, size) in sizes.into_iter().enumerate() {
+        let chunk: Vec<u8> = (0..size).map(|j| (j * 31 + i * 7) as u8).collect();
+        // Frames of odd sizes, as a socket would deliver them.
+        let frames: Vec<Result<Bytes, String>> = chunk
+            .chunks(65_521)
+            .map(|f| Ok(Bytes::copy_from_slice(f)))
+            .collect();
+        all.extend_from_slice(&chunk);
+        let size = store
+            .append(
+                id,
+                Some(all.len() as u64 - chunk.len() as u64),
+                futures_util::stream::iter(frames),
+            )
+            .await
+            .unwrap();
+        assert_eq!(size, all.len() as u64);
+    }
+    let digest = Digest::sha256_of(&all);
+    store.commit(id, None, &digest, body(&[])).await.unwrap();
+    let read = store.read(&digest, None).await.unwrap();
+    assert_eq!(read.size, all.len() as u64);
+    assert_eq!(std::fs::read(store.blob_path(&digest)).unwrap(), all);
+}
+
+#[tokio::test]
+async fn upload_resumes_after_state_is_lost() {
+    let dir = tempdir("resume");
+    let id = UploadKey {
+        id: UploadId::new_random(),
+        owner: 1,
+    };
+    {
+        let store = BlobStore::open(&dir).await.unwrap();
+        store.start_upload(id).await.unwrap();
+        store.append(id, None, body(&[b"first"])).await.unwrap();
+    }
+    let store = BlobStore::open(&dir).await.unwrap();
+    store.append(id, Some(5), body(&[b"second"])).await.unwrap();
+    store
+        .commit(id, None, &Digest::sha256_of(b"firstsecond"), body(&[]))
+        .await
+        .unwrap();
+}
