@@ -368,6 +368,21 @@ struct Row {
     target: &'static str,
 }
 
+fn row(
+    name: impl Into<String>,
+    unit: &'static str,
+    (distribution, berth): (f64, f64),
+    target: &'static str,
+) -> Row {
+    Row {
+        name: name.into(),
+        unit,
+        distribution,
+        berth,
+        target,
+    }
+}
+
 /// Flushes dirty pages before a measure, untimed, so that no measure pays for the writeback of
 /// the one before it. distribution never fsyncs, so without this its pushed gigabytes were
 /// written back during whatever ran next, on either server.
@@ -430,26 +445,24 @@ pub async fn run_all(args: &Args) -> anyhow::Result<()> {
             async move { push_monolithic(&t, &b).await }
         })
         .await?;
-        rows.push(Row {
-            name: format!("{size} push, monolithic"),
-            unit: "MB/s",
-            distribution: d,
-            berth: br,
-            target: ">= 1.5x",
-        });
+        rows.push(row(
+            format!("{size} push, monolithic"),
+            "MB/s",
+            (d, br),
+            ">= 1.5x",
+        ));
         let b = blob.clone();
         let (d, br) = interleaved(&targets, args.repeat, move |t, _| {
             let b = b.clone();
             async move { push_chunked(&t, &b).await }
         })
         .await?;
-        rows.push(Row {
-            name: format!("{size} push, 16 MiB chunks"),
-            unit: "MB/s",
-            distribution: d,
-            berth: br,
-            target: ">= 1.5x",
-        });
+        rows.push(row(
+            format!("{size} push, 16 MiB chunks"),
+            "MB/s",
+            (d, br),
+            ">= 1.5x",
+        ));
     }
     if let (true, Some(blob)) = (args.runs(Measure::Pull), &blob) {
         let b = blob.clone();
@@ -466,13 +479,7 @@ pub async fn run_all(args: &Args) -> anyhow::Result<()> {
             async move { tokio::task::spawn_blocking(move || pull_with_curl(&t, &b)).await? }
         })
         .await?;
-        rows.push(Row {
-            name: format!("{size} pull"),
-            unit: "MB/s",
-            distribution: d,
-            berth: br,
-            target: ">= 1.5x",
-        });
+        rows.push(row(format!("{size} pull"), "MB/s", (d, br), ">= 1.5x"));
     }
     drop(blob);
 
@@ -489,13 +496,12 @@ pub async fn run_all(args: &Args) -> anyhow::Result<()> {
                 .await
             })
             .await?;
-            rows.push(Row {
-                name: format!("{count} x 4 KiB uploads, concurrency {concurrency}"),
-                unit: "ops/s",
-                distribution: d,
-                berth: br,
-                target: ">= 3x",
-            });
+            rows.push(row(
+                format!("{count} x 4 KiB uploads, concurrency {concurrency}"),
+                "ops/s",
+                (d, br),
+                ">= 3x",
+            ));
         }
     }
 
@@ -530,13 +536,12 @@ pub async fn run_all(args: &Args) -> anyhow::Result<()> {
                 ("  p50 latency", "ms", p50, ""),
                 ("  p99 latency", "ms", p99, "<= 0.2x"),
             ] {
-                rows.push(Row {
-                    name: format!("{name}, {connections} conns"),
+                rows.push(row(
+                    format!("{name}, {connections} conns"),
                     unit,
-                    distribution: median(d),
-                    berth: median(b),
+                    (median(d), median(b)),
                     target,
-                });
+                ));
             }
         }
     }
@@ -552,33 +557,25 @@ pub async fn run_all(args: &Args) -> anyhow::Result<()> {
             list_tags(&t, 1001, 50).await
         })
         .await?;
-        rows.push(Row {
-            name: "list 1,001 tags".into(),
-            unit: "req/s",
-            distribution: d,
-            berth: br,
-            target: ">= 1.0x",
-        });
+        rows.push(row("list 1,001 tags", "req/s", (d, br), ">= 1.0x"));
     }
 
     let peak = [
         rss_kib(targets[0].pid)?.1 as f64,
         rss_kib(targets[1].pid)?.1 as f64,
     ];
-    rows.push(Row {
-        name: "RSS at idle".into(),
-        unit: "MiB",
-        distribution: idle[0] / 1024.0,
-        berth: idle[1] / 1024.0,
-        target: "<= 0.5x",
-    });
-    rows.push(Row {
-        name: "RSS at peak".into(),
-        unit: "MiB",
-        distribution: peak[0] / 1024.0,
-        berth: peak[1] / 1024.0,
-        target: "",
-    });
+    rows.push(row(
+        "RSS at idle",
+        "MiB",
+        (idle[0] / 1024.0, idle[1] / 1024.0),
+        "<= 0.5x",
+    ));
+    rows.push(row(
+        "RSS at peak",
+        "MiB",
+        (peak[0] / 1024.0, peak[1] / 1024.0),
+        "",
+    ));
 
     println!("\n| measure | unit | distribution 2.8.2 | berth | berth/distribution | target |");
     println!("|---|---|---:|---:|---:|---|");
