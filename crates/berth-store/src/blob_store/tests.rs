@@ -1,3 +1,6 @@
+//! The blob store on a real file system, in a temporary directory: commits, refusals, cut-backs,
+//! resumption and one-request uploads.
+
 use super::*;
 
 fn body(parts: &[&'static [u8]]) -> impl Stream<Item = Result<Bytes, String>> + Send {
