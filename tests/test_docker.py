@@ -114,13 +114,12 @@ def test_docker_push_over_an_immutable_tag_prints_ecrs_message(server, images):
 
 def test_docker_with_an_expired_token_prints_ecrs_denial(server, images):
     server.create_repo("web-app")
-    # Log in and push while the server's clock is 13 hours behind, then bring it back.
-    server.restart(BERTH_CLOCK_OFFSET_SECONDS=str(-13 * 3600))
+    # Log in and push, then move the server's clock 13 hours on: the 12-hour token has expired.
     login(server)
     tag = f"{server.host}/web-app:v1"
     images.append(build_image(tag))
     docker("push", tag)
-    server.restart()
+    server.restart(BERTH_CLOCK_OFFSET_SECONDS=str(13 * 3600))
     docker("rmi", tag)
     r = docker("pull", tag, check=False)
     assert r.returncode != 0

@@ -343,9 +343,9 @@ def test_a_128_character_tag_is_the_longest(server):
 
 def test_an_expired_token_gets_403_denied_with_ecrs_message(server):
     import requests
-    server.restart(BERTH_CLOCK_OFFSET_SECONDS=str(-13 * 3600))
+    # A token issued now, shown to a server whose clock is 13 hours on: 12 hours have passed.
     stale = server.token()
-    server.restart()
+    server.restart(BERTH_CLOCK_OFFSET_SECONDS=str(13 * 3600))
     for method, path in [("GET", "/v2/"), ("GET", "/v2/_catalog"), ("POST", "/v2/any/blobs/uploads/")]:
         r = requests.request(method, server.url + path, auth=("AWS", stale))
         assert r.status_code == 403, (path, r.status_code)

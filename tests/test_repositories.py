@@ -117,9 +117,21 @@ def test_admin_cli_lists_and_deletes_repositories(server):
 def test_admin_api_refuses_bad_credentials(server):
     env = server.env(AWS_SECRET_ACCESS_KEY="wrong")
     r = server.berth("repo", "list", check=False, env=env)
-    assert r.returncode != 0 and "UnrecognizedClientException" in r.stderr
+    # A wrong secret makes a signature that does not match, as AWS says it.
+    assert r.returncode != 0 and "InvalidSignatureException" in r.stderr
     r = requests.post(server.url + "/berth/admin/v1/repositories/list", json={})
     assert r.status_code == 400 and r.json()["__type"] == "MissingAuthenticationTokenException"
-    r = requests.post(server.url + "/berth/admin/v1/repositories/create", data=b"{bad json",
+    # The secret itself, sent as HTTP Basic, is no credential at all: only signatures are.
+    r = requests.post(server.url + "/berth/admin/v1/repositories/list", json={},
                       auth=(server.env()["AWS_ACCESS_KEY_ID"], server.env()["AWS_SECRET_ACCESS_KEY"]))
+    assert r.status_code == 400 and r.json()["__type"] == "IncompleteSignatureException"
+    # A well-signed request with a malformed body.
+    import botocore.auth, botocore.awsrequest, botocore.credentials
+    url = server.url + "/berth/admin/v1/repositories/create"
+    req = botocore.awsrequest.AWSRequest(method="POST", url=url, data=b"{bad json",
+                                         headers={"Content-Type": "application/json"})
+    creds = botocore.credentials.Credentials(server.env()["AWS_ACCESS_KEY_ID"],
+                                             server.env()["AWS_SECRET_ACCESS_KEY"])
+    botocore.auth.SigV4Auth(creds, "berth", "us-east-1").add_auth(req)
+    r = requests.post(url, data=req.body, headers=dict(req.headers))
     assert r.status_code == 400 and r.json()["__type"] == "InvalidParameterException"

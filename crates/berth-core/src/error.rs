@@ -42,6 +42,10 @@ pub enum CoreError {
     InvalidTag(String),
     #[error("A resource can have at most {limit} tags; the request would give it {count}")]
     TooManyTags { limit: usize, count: usize },
+    #[error("blob {0} is listed by a manifest in the repository; delete the manifest first")]
+    BlobReferenced(Digest),
+    #[error("the repository already has {limit} layer uploads in progress; finish or cancel some, or wait for them to expire")]
+    TooManyUploads { limit: usize },
     #[error("manifest unknown")]
     ManifestUnknown,
     #[error("the manifest's media type {0} is not among the accepted types")]
@@ -124,6 +128,7 @@ impl From<berth_store::StoreError> for CoreError {
             S::OffsetMismatch { expected, .. } => CoreError::ChunkOutOfOrder { size: expected },
             S::BodyInterrupted(reason) => CoreError::BodyInterrupted(reason),
             S::BlobMissing => CoreError::BlobUnknown,
+            S::TooManyUploads { limit } => CoreError::TooManyUploads { limit },
             S::RangeNotSatisfiable | S::Io(_) => CoreError::Internal(e.to_string()),
         }
     }

@@ -26,7 +26,7 @@ pub use access::{Action, Principal};
 pub use berth_store::{BlobRead, UploadId};
 pub use clock::{Clock, SystemClock};
 pub use error::{AuthFailure, CoreError};
-pub use identity::Bootstrap;
+pub use identity::{Bootstrap, SignedCaller};
 pub use mutability::{TagMutability, TagMutabilityRule};
 pub use registry::{Registry, RegistryConfig, RepositoryRef};
 

@@ -25,6 +25,10 @@ pub struct RegistryConfig {
     pub auto_create_repositories: bool,
     /// Seals secret access keys at rest; must be the same on every node.
     pub master_key: [u8; 32],
+    /// Upload sessions one repository may have in progress at once.
+    pub max_uploads_per_repository: usize,
+    /// How long an upload session may go unwritten before the sweep removes it.
+    pub upload_expiry: std::time::Duration,
 }
 
 /// A repository addressed within a registry (an account).
@@ -144,6 +148,20 @@ pub(crate) fn not_found(repo: &RepositoryRef) -> CoreError {
     CoreError::RepositoryNotFound {
         name: repo.name.to_string(),
         registry_id: repo.account.to_string(),
+    }
+}
+
+/// Maps a metadata error from a write to a repository the caller had found: one deleted
+/// meanwhile is `RepositoryNotFound`, as if it had not been found; the rest are internal.
+pub(crate) fn on_repository(
+    row: &RepositoryRow,
+) -> impl Fn(berth_meta::MetaError) -> CoreError + '_ {
+    move |e| match e {
+        berth_meta::MetaError::RepositoryNotFound => CoreError::RepositoryNotFound {
+            name: row.name.clone(),
+            registry_id: row.account_id.clone(),
+        },
+        other => other.into(),
     }
 }
 

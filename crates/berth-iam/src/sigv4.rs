@@ -50,6 +50,11 @@ pub enum SigV4Error {
         latest: String,
         now: String,
     },
+    /// AWS refuses a signature that leaves out `host` or an `x-amz-*` header that is present:
+    /// otherwise an unsigned `X-Amz-Target` could turn a captured BatchGetImage into a
+    /// BatchDeleteImage.
+    #[error("'{0}' must be a 'SignedHeader' in the AWS Authorization.")]
+    UnsignedHeader(String),
     #[error("The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.")]
     Mismatch,
 }
@@ -246,11 +251,12 @@ pub fn format_amz_date(t: SystemTime) -> String {
     )
 }
 
-/// Verifies a request's signature with `secret`, for the expected region and service, at `now`.
-pub fn verify(
+/// Checks what a signature claims before any of the body is read: the scope names this
+/// region and service, the date is within [`MAX_SKEW`] of `now`, and every header that must be
+/// signed is. `headers` are every header of the request, lowercase names.
+pub fn check_envelope(
     auth: &SigV4Authorization,
-    req: &SignedRequest<'_>,
-    secret: &str,
+    headers: &[(String, String)],
     region: &str,
     service: &str,
     now: SystemTime,
@@ -263,8 +269,17 @@ pub fn verify(
     if auth.region != region {
         return Err(SigV4Error::WrongRegion(auth.region.clone()));
     }
-    let amz_date = req
-        .headers
+    let signed = |name: &str| auth.signed_headers.iter().any(|h| h == name);
+    if !signed("host") {
+        return Err(SigV4Error::UnsignedHeader("Host".to_owned()));
+    }
+    if let Some((name, _)) = headers
+        .iter()
+        .find(|(n, _)| n.starts_with("x-amz-") && !signed(n))
+    {
+        return Err(SigV4Error::UnsignedHeader(name.clone()));
+    }
+    let amz_date = headers
         .iter()
         .find(|(n, _)| n == "x-amz-date")
         .map(|(_, v)| v.as_str())
@@ -287,6 +302,35 @@ pub fn verify(
             now: format_amz_date(now),
         });
     }
+    Ok(())
+}
+
+/// Verifies a request's signature with `secret`, for the expected region and service, at `now`:
+/// [`check_envelope`], then the signature over the canonical request.
+pub fn verify(
+    auth: &SigV4Authorization,
+    req: &SignedRequest<'_>,
+    secret: &str,
+    region: &str,
+    service: &str,
+    now: SystemTime,
+) -> Result<(), SigV4Error> {
+    check_envelope(auth, req.headers, region, service, now)?;
+    verify_signature(auth, req, secret)
+}
+
+/// The signature alone, for a request whose envelope [`check_envelope`] already accepted.
+pub fn verify_signature(
+    auth: &SigV4Authorization,
+    req: &SignedRequest<'_>,
+    secret: &str,
+) -> Result<(), SigV4Error> {
+    let amz_date = req
+        .headers
+        .iter()
+        .find(|(n, _)| n == "x-amz-date")
+        .map(|(_, v)| v.as_str())
+        .ok_or(SigV4Error::BadDate)?;
     let canonical = canonical_request(auth, req);
     let scope = format!(
         "{}/{}/{}/aws4_request",
@@ -363,6 +407,40 @@ mod tests {
             verify(&auth, &req, secret, "eu-west-1", "service", now),
             Err(SigV4Error::WrongRegion(_))
         ));
+    }
+
+    fn envelope(signed: &str, headers: &[(&str, &str)]) -> Result<(), SigV4Error> {
+        let header = format!("AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/ecr/aws4_request, SignedHeaders={signed}, Signature={}", "0".repeat(64));
+        let auth = SigV4Authorization::parse(&header).unwrap();
+        let headers: Vec<(String, String)> = headers
+            .iter()
+            .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
+            .collect();
+        let now = parse_amz_date("20150830T123600Z").unwrap();
+        check_envelope(&auth, &headers, "us-east-1", "ecr", now)
+    }
+
+    #[test]
+    fn host_and_every_amz_header_must_be_signed() {
+        let date = ("x-amz-date", "20150830T123600Z");
+        let host = ("host", "example.com");
+        let target = (
+            "x-amz-target",
+            "AmazonEC2ContainerRegistry_V20150921.BatchGetImage",
+        );
+        assert_eq!(envelope("host;x-amz-date", &[host, date]), Ok(()));
+        assert_eq!(
+            envelope("x-amz-date", &[host, date]),
+            Err(SigV4Error::UnsignedHeader("Host".into()))
+        );
+        assert_eq!(
+            envelope("host;x-amz-date", &[host, date, target]),
+            Err(SigV4Error::UnsignedHeader("x-amz-target".into()))
+        );
+        assert_eq!(
+            envelope("host;x-amz-date;x-amz-target", &[host, date, target]),
+            Ok(())
+        );
     }
 
     #[test]

@@ -28,6 +28,25 @@ fn key_row(r: &AnyRow) -> Result<AccessKeyRow, MetaError> {
     })
 }
 
+/// Inserts a key row unless its id exists.
+async fn insert_key(
+    tx: &mut crate::pool::WriteTx<'_>,
+    key: &AccessKeyRow,
+) -> Result<(), MetaError> {
+    sqlx::query(
+        "INSERT INTO access_keys (id, account_id, user_name, secret, created_at) \
+         VALUES ($1, $2, $3, $4, $5) ON CONFLICT (id) DO NOTHING",
+    )
+    .bind(&key.id)
+    .bind(&key.account_id)
+    .bind(&key.user_name)
+    .bind(&key.secret)
+    .bind(key.created_at)
+    .execute(&mut *tx.tx)
+    .await?;
+    Ok(())
+}
+
 impl Meta {
     /// Returns the setting `name`, storing `proposed` first if it has none. Safe when several
     /// nodes race: exactly one proposal wins and every node reads the winner.
@@ -73,15 +92,89 @@ impl Meta {
     /// Stores an access key; an existing key with the same id is left as it is.
     pub async fn insert_access_key(&self, key: &AccessKeyRow) -> Result<(), MetaError> {
         let mut tx = self.write().await?;
-        sqlx::query(
-            "INSERT INTO access_keys (id, account_id, user_name, secret, created_at) \
-             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (id) DO NOTHING",
+        insert_key(&mut tx, key).await?;
+        tx.commit().await
+    }
+
+    /// Stores a new access key for its user unless the user has `limit` keys already. The
+    /// count and the insert are one transaction, under the account's row lock on PostgreSQL
+    /// (SQLite serializes writers), so concurrent creations cannot pass the limit. A user
+    /// other than `root` must exist.
+    pub async fn create_access_key(
+        &self,
+        key: &AccessKeyRow,
+        limit: usize,
+    ) -> Result<(), MetaError> {
+        let mut tx = self.write().await?;
+        if self.backend() == crate::Backend::Postgres {
+            sqlx::query("SELECT id FROM accounts WHERE id = $1 FOR NO KEY UPDATE")
+                .bind(&key.account_id)
+                .execute(&mut *tx.tx)
+                .await?;
+        }
+        if key.user_name != "root" {
+            let user: Option<i64> = sqlx::query_scalar(
+                "SELECT created_at FROM users WHERE account_id = $1 AND name = $2",
+            )
+            .bind(&key.account_id)
+            .bind(&key.user_name)
+            .fetch_optional(&mut *tx.tx)
+            .await?;
+            if user.is_none() {
+                return Err(MetaError::UserNotFound);
+            }
+        }
+        let keys: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM access_keys WHERE account_id = $1 AND user_name = $2",
         )
-        .bind(&key.id)
         .bind(&key.account_id)
         .bind(&key.user_name)
-        .bind(&key.secret)
-        .bind(key.created_at)
+        .fetch_one(&mut *tx.tx)
+        .await?;
+        if keys >= limit as i64 {
+            return Err(MetaError::KeyLimitExceeded);
+        }
+        // An id that exists already (the same environment root key, installed by a node that
+        // started a moment earlier) is left as it is: the key is there, which is what was asked.
+        insert_key(&mut tx, key).await?;
+        tx.commit().await
+    }
+
+    /// Deletes every access key of the account's `root` user except `keep`, returning the ids
+    /// removed. For the one-time repair of keys that earlier versions created at each start.
+    pub async fn delete_root_keys_except(
+        &self,
+        account: &str,
+        keep: &[&str],
+    ) -> Result<Vec<String>, MetaError> {
+        let mut tx = self.write().await?;
+        let ids: Vec<String> = sqlx::query_scalar(
+            "SELECT id FROM access_keys WHERE account_id = $1 AND user_name = 'root' ORDER BY id",
+        )
+        .bind(account)
+        .fetch_all(&mut *tx.tx)
+        .await?;
+        let mut removed = Vec::new();
+        for id in ids.into_iter().filter(|id| !keep.contains(&id.as_str())) {
+            sqlx::query("DELETE FROM access_keys WHERE id = $1")
+                .bind(&id)
+                .execute(&mut *tx.tx)
+                .await?;
+            removed.push(id);
+        }
+        tx.commit().await?;
+        Ok(removed)
+    }
+
+    /// Stores a setting, replacing any value it had.
+    pub async fn set_setting(&self, name: &str, value: &str) -> Result<(), MetaError> {
+        let mut tx = self.write().await?;
+        sqlx::query(
+            "INSERT INTO settings (name, value) VALUES ($1, $2) \
+             ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+        )
+        .bind(name)
+        .bind(value)
         .execute(&mut *tx.tx)
         .await?;
         tx.commit().await
@@ -142,9 +235,17 @@ impl Meta {
         )
     }
 
-    /// Deletes a user that has no access keys left, as IAM requires.
+    /// Deletes a user that has no access keys left, as IAM requires. The check and the delete
+    /// are one transaction, under the account's row lock on PostgreSQL, so a key created
+    /// concurrently either lands first (and the delete is refused) or finds no user.
     pub async fn delete_user(&self, account: &str, name: &str) -> Result<(), MetaError> {
         let mut tx = self.write().await?;
+        if self.backend() == crate::Backend::Postgres {
+            sqlx::query("SELECT id FROM accounts WHERE id = $1 FOR NO KEY UPDATE")
+                .bind(account)
+                .execute(&mut *tx.tx)
+                .await?;
+        }
         let keys: i64 = sqlx::query_scalar(
             "SELECT COUNT(*) FROM access_keys WHERE account_id = $1 AND user_name = $2",
         )

@@ -60,7 +60,7 @@ impl Meta {
         size: i64,
         now: i64,
     ) -> Result<(), MetaError> {
-        let mut tx = self.write().await?;
+        let mut tx = self.write_repository(repository_id).await?;
         link_blob_in(&mut tx, repository_id, digest, size, now).await?;
         tx.commit().await
     }
@@ -101,6 +101,10 @@ impl Meta {
     /// Removes a blob's link from a repository. Returns whether it was linked.
     pub async fn unlink_blob(&self, repository_id: i64, digest: &str) -> Result<bool, MetaError> {
         let mut tx = self.write_repository(repository_id).await?;
+        // Checked under the repository's lock, so no manifest that lists it commits meanwhile.
+        if crate::images::is_referenced_in(&mut tx, repository_id, digest).await? {
+            return Err(MetaError::BlobReferenced);
+        }
         let done =
             sqlx::query("DELETE FROM repository_blobs WHERE repository_id = $1 AND digest = $2")
                 .bind(repository_id)

@@ -18,6 +18,8 @@ pub enum MetaError {
     MissingReference { digest: String, is_manifest: bool },
     #[error("the tag points at {actual}, not at the digest given")]
     TagMismatch { actual: String },
+    #[error("a manifest in the repository still lists the blob")]
+    BlobReferenced,
     #[error("an index in the repository still lists the manifest")]
     ReferencedByIndex,
     #[error("the user already exists")]
@@ -26,6 +28,8 @@ pub enum MetaError {
     UserNotFound,
     #[error("the user still has access keys")]
     UserHasKeys,
+    #[error("the user already has as many access keys as it may")]
+    KeyLimitExceeded,
     #[error("the resource would have {count} tags")]
     TooManyTags { count: usize },
     #[error("stored data is corrupt: {0}")]

@@ -471,6 +471,15 @@ impl Meta {
     }
 }
 
+/// Whether a manifest in the repository lists `digest`, seen from inside a write transaction.
+pub(crate) async fn is_referenced_in(
+    tx: &mut WriteTx<'_>,
+    repository_id: i64,
+    digest: &str,
+) -> Result<bool, MetaError> {
+    references(&mut *tx.tx, repository_id, digest).await
+}
+
 /// Whether another manifest in the repository (an index) lists `digest` as a child, seen
 /// from inside a write transaction.
 async fn referenced_by_index(

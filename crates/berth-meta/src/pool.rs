@@ -102,20 +102,27 @@ impl Meta {
         }
     }
 
-    /// A write transaction that also holds the repository's row lock on PostgreSQL, so that
+    /// A write transaction on one repository, which must still exist (else
+    /// `RepositoryNotFound`: a push that finishes after its repository was deleted is told so,
+    /// and links nothing). On PostgreSQL it also holds the repository's row lock, so that
     /// writes to one repository serialize there as they do on SQLite: a manifest push cannot
-    /// commit beside a concurrent unlink of a blob it checked, and a repository emptiness check
-    /// cannot miss a push that commits meanwhile.
+    /// commit beside a concurrent unlink of a blob it checked, a repository emptiness check
+    /// cannot miss a push that commits meanwhile, and a deletion waits for a link in progress.
     pub(crate) async fn write_repository(
         &self,
         repository_id: i64,
     ) -> Result<WriteTx<'_>, MetaError> {
         let mut tx = self.write().await?;
-        if self.backend == Backend::Postgres {
-            sqlx::query("SELECT id FROM repositories WHERE id = $1 FOR NO KEY UPDATE")
-                .bind(repository_id)
-                .execute(&mut *tx.tx)
-                .await?;
+        let lookup = match self.backend {
+            Backend::Postgres => "SELECT id FROM repositories WHERE id = $1 FOR NO KEY UPDATE",
+            Backend::Sqlite => "SELECT id FROM repositories WHERE id = $1",
+        };
+        let found: Option<i64> = sqlx::query_scalar(lookup)
+            .bind(repository_id)
+            .fetch_optional(&mut *tx.tx)
+            .await?;
+        if found.is_none() {
+            return Err(MetaError::RepositoryNotFound);
         }
         Ok(tx)
     }

@@ -15,6 +15,7 @@ mod error_code;
 pub mod manifest;
 mod media_type;
 mod name;
+pub mod range;
 mod reference;
 
 pub use digest::{Algorithm, Digest, DigestError, Hasher};
@@ -22,4 +23,5 @@ pub use error_code::ErrorCode;
 pub use manifest::{Descriptor, Manifest, ManifestError, ManifestKind, MAX_MANIFEST_BYTES};
 pub use media_type::MediaType;
 pub use name::{NameError, RepositoryName, Tag, TagError};
+pub use range::ByteRange;
 pub use reference::Reference;

@@ -1,14 +1,34 @@
-//! One log event per request: method, path, status and duration. Successful requests log at
-//! DEBUG, so the pull hot path costs nothing by default; client errors at INFO and server
-//! errors at WARN, so problems show up under the default filter.
+//! One log event per request: method, path, status, duration and a request id, which the
+//! response also carries (`x-amzn-RequestId` on the AWS doors, as Terraform's errors quote it;
+//! `x-request-id` elsewhere). Successful requests log at DEBUG, so the pull hot path costs
+//! nothing by default; refusals at INFO, naming the operation, the error code and the access
+//! key when the handler knows them; server errors at WARN. docker's credential-less first
+//! request, answered 401, is the normal start of a login, so it logs at DEBUG.
 
 use std::time::Instant;
 
 use axum::extract::Request;
+use axum::http::{header, HeaderValue};
 use axum::middleware::Next;
 use axum::response::Response;
 
-pub async fn access_log(request: Request, next: Next) -> Response {
+/// What a handler tells the log about the request it answered: the operation (ECR target or
+/// OCI endpoint), the error code it refused with, and the access key it was signed with.
+#[derive(Clone, Debug, Default)]
+pub struct Operation {
+    pub name: String,
+    pub access_key: Option<String>,
+}
+
+/// The id of the request being served, for handlers that also put it in their bodies (STS).
+#[derive(Clone, Debug)]
+pub struct RequestId(pub String);
+
+/// The wire error code of a refusal (`__type` or the OCI code), for the log.
+#[derive(Clone, Copy, Debug)]
+pub struct ErrorCode(pub &'static str);
+
+pub async fn access_log(mut request: Request, next: Next) -> Response {
     let method = request.method().clone();
     let mut path = request.uri().path().to_owned();
     // A layer download URL is a bearer credential: log that one was used, not which.
@@ -16,16 +36,44 @@ pub async fn access_log(request: Request, next: Next) -> Response {
         path.truncate("/berth/layers/".len());
         path.push_str("...");
     }
+    let aws_door = path == "/";
+    let had_credentials = request.headers().contains_key(header::AUTHORIZATION);
+    let request_id = uuid::Uuid::new_v4().to_string();
+    request
+        .extensions_mut()
+        .insert(RequestId(request_id.clone()));
     let started = Instant::now();
-    let response = next.run(request).await;
-    let status = response.status().as_u16();
+    let mut response = next.run(request).await;
+    let status = response.status();
     let micros = started.elapsed().as_micros() as u64;
+    if let Ok(v) = HeaderValue::from_str(&request_id) {
+        let name = if aws_door {
+            "x-amzn-requestid"
+        } else {
+            "x-request-id"
+        };
+        response.headers_mut().insert(name, v);
+    }
+    let operation = response
+        .extensions()
+        .get::<Operation>()
+        .cloned()
+        .unwrap_or_default();
+    let code = response
+        .extensions()
+        .get::<ErrorCode>()
+        .map_or("-", |c| c.0);
+    let key = operation.access_key.as_deref().unwrap_or("-");
+    let op = operation.name.as_str();
+    let status = status.as_u16();
     if response.status().is_server_error() {
-        tracing::warn!(%method, %path, status, micros, "request failed");
+        tracing::warn!(%request_id, %method, %path, %op, status, %code, %key, micros, "request failed");
+    } else if status == 401 && !had_credentials {
+        tracing::debug!(%request_id, %method, %path, %op, status, %code, micros, "credentials requested");
     } else if response.status().is_client_error() {
-        tracing::info!(%method, %path, status, micros, "request refused");
+        tracing::info!(%request_id, %method, %path, %op, status, %code, %key, micros, "request refused");
     } else {
-        tracing::debug!(%method, %path, status, micros, "request");
+        tracing::debug!(%request_id, %method, %path, %op, status, micros, "request");
     }
     response
 }

@@ -1,21 +1,21 @@
 //! The admin API that the `berth` CLI uses until the ECR API covers the same ground.
 //!
-//! Requests are `POST` with JSON bodies, authenticated with HTTP Basic of an access key id and
-//! its secret. Errors use ECR's shape, `{"__type": …, "message": …}`, with ECR's exception
+//! Requests are `POST` with JSON bodies, signed with SigV4 for service `berth` in this
+//! registry's region, as the `berth` CLI signs them: no secret crosses the wire. The signature
+//! envelope is checked before the body is read ([`AdminCall`]). Errors use ECR's shape, `{"__type": …, "message": …}`, with ECR's exception
 //! names, so the CLI prints what `aws ecr` would.
 
-use axum::body::Bytes;
-use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::{FromRequest, Request, State};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
 use berth_core::ops::repositories::{NewRepository, Repository};
-use berth_core::{CoreError, Principal, RepositoryRef, TagMutabilityRule};
+use berth_core::{Principal, RepositoryRef, TagMutabilityRule};
 use serde::Deserialize;
 use serde_json::json;
 
 use crate::ecr::error::EcrError;
-use crate::oci::auth::basic_credentials;
+use crate::ecr::signature;
 use crate::AppState;
 
 /// Admin request bodies are small; anything larger is refused before parsing.
@@ -24,20 +24,40 @@ const MAX_BODY: usize = 64 * 1024;
 type AdminError = EcrError;
 pub(crate) type AdminResult = Result<Response, AdminError>;
 
-pub(crate) async fn principal(
-    state: &AppState,
-    headers: &HeaderMap,
-) -> Result<Principal, AdminError> {
-    let (key, secret) = basic_credentials(headers).map_err(CoreError::Unauthenticated)?;
-    Ok(state.registry.authenticate_key(&key, &secret).await?)
+/// The SigV4 service name the admin API's requests are signed for.
+pub const SERVICE: &str = "berth";
+
+/// An admin call: its signature envelope checked from the headers, then its body read within
+/// the budget, then the signature over it verified, then the JSON parsed. An empty body is
+/// `{}`.
+pub(crate) struct AdminCall<T> {
+    pub principal: Principal,
+    pub request: T,
 }
 
-pub(crate) fn parse_body<T: serde::de::DeserializeOwned>(body: &Bytes) -> Result<T, AdminError> {
-    if body.len() > MAX_BODY {
-        return Err(EcrError::invalid("the request body is too large"));
+impl<T: serde::de::DeserializeOwned> FromRequest<AppState> for AdminCall<T> {
+    type Rejection = AdminError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, AdminError> {
+        let (parts, body) = req.into_parts();
+        let signed = signature::begin(state, SERVICE, &parts.uri, &parts.headers).await?;
+        let body = state.bodies.read(&parts.headers, body, MAX_BODY).await?;
+        let principal = signed.finish(&parts.method, &parts.uri, &body.bytes)?;
+        let json: &[u8] = if body.bytes.is_empty() {
+            b"{}"
+        } else {
+            &body.bytes
+        };
+        let request = serde_json::from_slice(json)
+            .map_err(|e| EcrError::invalid(format!("malformed request: {e}")))?;
+        Ok(AdminCall { principal, request })
     }
-    serde_json::from_slice(body).map_err(|e| EcrError::invalid(format!("malformed request: {e}")))
 }
+
+/// A request with no parameters.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Empty {}
 
 fn repo_ref(principal: &Principal, name: &str) -> Result<RepositoryRef, AdminError> {
     Ok(RepositoryRef {
@@ -78,8 +98,10 @@ pub(crate) fn ok(body: serde_json::Value) -> AdminResult {
 }
 
 /// Issues a registry token for `docker login`, as GetAuthorizationToken will.
-pub async fn token(State(state): State<AppState>, headers: HeaderMap) -> AdminResult {
-    let p = principal(&state, &headers).await?;
+pub(crate) async fn token(
+    State(state): State<AppState>,
+    AdminCall { principal: p, .. }: AdminCall<Empty>,
+) -> AdminResult {
     let (token, expires_at) = state.registry.issue_token(&p);
     ok(json!({ "token": token, "expiresAt": expires_at }))
 }
@@ -95,13 +117,13 @@ pub struct CreateRequest {
     scan_on_push: bool,
 }
 
-pub async fn create_repository(
+pub(crate) async fn create_repository(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    body: Bytes,
+    AdminCall {
+        principal: p,
+        request: req,
+    }: AdminCall<CreateRequest>,
 ) -> AdminResult {
-    let p = principal(&state, &headers).await?;
-    let req: CreateRequest = parse_body(&body)?;
     let repo = repo_ref(&p, &req.name)?;
     let new = NewRepository {
         mutability: mutability_rule(req.tag_mutability.as_deref(), req.filters)?,
@@ -112,8 +134,10 @@ pub async fn create_repository(
     ok(json!({ "repository": render(&created) }))
 }
 
-pub async fn list_repositories(State(state): State<AppState>, headers: HeaderMap) -> AdminResult {
-    let p = principal(&state, &headers).await?;
+pub(crate) async fn list_repositories(
+    State(state): State<AppState>,
+    AdminCall { principal: p, .. }: AdminCall<Empty>,
+) -> AdminResult {
     let mut all = Vec::new();
     let mut after: Option<String> = None;
     loop {
@@ -139,13 +163,13 @@ pub struct DeleteRequest {
     force: bool,
 }
 
-pub async fn delete_repository(
+pub(crate) async fn delete_repository(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    body: Bytes,
+    AdminCall {
+        principal: p,
+        request: req,
+    }: AdminCall<DeleteRequest>,
 ) -> AdminResult {
-    let p = principal(&state, &headers).await?;
-    let req: DeleteRequest = parse_body(&body)?;
     let repo = repo_ref(&p, &req.name)?;
     let deleted = state
         .registry
@@ -163,13 +187,13 @@ pub struct MutabilityRequest {
     filters: Vec<String>,
 }
 
-pub async fn set_mutability(
+pub(crate) async fn set_mutability(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    body: Bytes,
+    AdminCall {
+        principal: p,
+        request: req,
+    }: AdminCall<MutabilityRequest>,
 ) -> AdminResult {
-    let p = principal(&state, &headers).await?;
-    let req: MutabilityRequest = parse_body(&body)?;
     let repo = repo_ref(&p, &req.name)?;
     let rule = mutability_rule(Some(&req.tag_mutability), req.filters)?;
     let updated = state.registry.set_tag_mutability(&p, &repo, &rule).await?;

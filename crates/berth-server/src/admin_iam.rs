@@ -2,15 +2,13 @@
 //! IAM's (`User`, `AccessKey`, `AccessKeyMetadata`); secrets appear only in the answer to
 //! create-access-key.
 
-use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::HeaderMap;
 use serde::Deserialize;
 use serde_json::json;
 
 use berth_core::ops::iam::UserInfo;
 
-use crate::admin::{ok, parse_body, principal, AdminResult};
+use crate::admin::{ok, AdminCall, AdminResult, Empty};
 use crate::AppState;
 
 fn iso8601(millis: i64) -> String {
@@ -39,13 +37,13 @@ pub struct KeyRequest {
     access_key_id: String,
 }
 
-pub async fn create_user(
+pub(crate) async fn create_user(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    body: Bytes,
+    AdminCall {
+        principal: p,
+        request: req,
+    }: AdminCall<UserRequest>,
 ) -> AdminResult {
-    let p = principal(&state, &headers).await?;
-    let req: UserRequest = parse_body(&body)?;
     let user = state.registry.create_user(&p, &req.user_name).await?;
     ok(json!({ "User": render_user(&user) }))
 }
@@ -60,30 +58,32 @@ fn render_user(u: &UserInfo) -> serde_json::Value {
     })
 }
 
-pub async fn list_users(State(state): State<AppState>, headers: HeaderMap) -> AdminResult {
-    let p = principal(&state, &headers).await?;
+pub(crate) async fn list_users(
+    State(state): State<AppState>,
+    AdminCall { principal: p, .. }: AdminCall<Empty>,
+) -> AdminResult {
     let users = state.registry.list_users(&p).await?;
     ok(json!({ "Users": users.iter().map(render_user).collect::<Vec<_>>() }))
 }
 
-pub async fn delete_user(
+pub(crate) async fn delete_user(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    body: Bytes,
+    AdminCall {
+        principal: p,
+        request: req,
+    }: AdminCall<UserRequest>,
 ) -> AdminResult {
-    let p = principal(&state, &headers).await?;
-    let req: UserRequest = parse_body(&body)?;
     state.registry.delete_user(&p, &req.user_name).await?;
     ok(json!({}))
 }
 
-pub async fn create_access_key(
+pub(crate) async fn create_access_key(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    body: Bytes,
+    AdminCall {
+        principal: p,
+        request: req,
+    }: AdminCall<UserRequest>,
 ) -> AdminResult {
-    let p = principal(&state, &headers).await?;
-    let req: UserRequest = parse_body(&body)?;
     let (id, secret) = state.registry.create_access_key(&p, &req.user_name).await?;
     ok(json!({ "AccessKey": {
         "UserName": req.user_name,
@@ -93,13 +93,13 @@ pub async fn create_access_key(
     }}))
 }
 
-pub async fn list_access_keys(
+pub(crate) async fn list_access_keys(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    body: Bytes,
+    AdminCall {
+        principal: p,
+        request: req,
+    }: AdminCall<UserRequest>,
 ) -> AdminResult {
-    let p = principal(&state, &headers).await?;
-    let req: UserRequest = parse_body(&body)?;
     let keys = state.registry.list_access_keys(&p, &req.user_name).await?;
     ok(
         json!({ "AccessKeyMetadata": keys.into_iter().map(|k| json!({
@@ -111,13 +111,13 @@ pub async fn list_access_keys(
     )
 }
 
-pub async fn delete_access_key(
+pub(crate) async fn delete_access_key(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    body: Bytes,
+    AdminCall {
+        principal: p,
+        request: req,
+    }: AdminCall<KeyRequest>,
 ) -> AdminResult {
-    let p = principal(&state, &headers).await?;
-    let req: KeyRequest = parse_body(&body)?;
     state
         .registry
         .delete_access_key(&p, &req.access_key_id)
@@ -126,8 +126,10 @@ pub async fn delete_access_key(
 }
 
 /// Creates another account (registry) with its root key pair; default account's root only.
-pub async fn create_account(State(state): State<AppState>, headers: HeaderMap) -> AdminResult {
-    let p = principal(&state, &headers).await?;
+pub(crate) async fn create_account(
+    State(state): State<AppState>,
+    AdminCall { principal: p, .. }: AdminCall<Empty>,
+) -> AdminResult {
     let created = state.registry.create_account(&p).await?;
     ok(json!({
         "Account": { "Id": created.account.as_str() },

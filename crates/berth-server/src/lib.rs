@@ -15,6 +15,8 @@
 mod access_log;
 pub mod admin;
 mod admin_iam;
+mod admission;
+mod buffered_body;
 pub mod ecr;
 mod health;
 mod layer_download;
@@ -22,9 +24,10 @@ pub mod oci;
 pub mod serve;
 mod state;
 mod sts;
+pub mod unread_body;
 
 pub use serve::{serve, ServeConfig};
-pub use state::AppState;
+pub use state::{AppState, Limits};
 
 use axum::routing::{get, post};
 use axum::Router;
@@ -41,7 +44,9 @@ pub(crate) fn request_host(
         .or_else(|| uri.authority().map(|a| a.to_string()))
 }
 
-/// Every route of the server, in one place.
+/// Every route of the server, in one place, with the layers every request passes through
+/// (outermost first): keeping the connection usable when a body goes unread, the access log,
+/// request slots, and the request body's read timeout.
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/", post(ecr::handle))
@@ -96,6 +101,16 @@ pub fn router(state: AppState) -> Router {
         .route("/v2", axum::routing::any(oci::dispatch))
         .route("/v2/", axum::routing::any(oci::dispatch))
         .route("/v2/{*path}", axum::routing::any(oci::dispatch))
+        .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(
+            state.body_read_timeout,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            admission::admit,
+        ))
         .layer(axum::middleware::from_fn(access_log::access_log))
+        .layer(axum::middleware::from_fn(
+            unread_body::keep_connection_usable,
+        ))
         .with_state(state)
 }

@@ -2,11 +2,12 @@
 //! provider calls to learn the account id. Form-encoded request, SigV4 with service `sts`, XML
 //! response.
 
-use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::http::{StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
+use berth_core::Principal;
 
+use crate::buffered_body::BufferedBody;
 use crate::ecr::error::EcrError;
-use crate::ecr::signature::authenticate;
 use crate::AppState;
 
 const NAMESPACE: &str = "https://sts.amazonaws.com/doc/2011-06-15/";
@@ -23,7 +24,7 @@ fn xml(status: StatusCode, body: String) -> Response {
 }
 
 /// STS answers errors in its own XML shape, with its own codes.
-fn error(e: EcrError) -> Response {
+fn error(e: EcrError, request_id: &str) -> Response {
     let (status, code) = match e.kind {
         "MissingAuthenticationTokenException" => {
             (StatusCode::FORBIDDEN, "MissingAuthenticationToken")
@@ -34,14 +35,17 @@ fn error(e: EcrError) -> Response {
         "ServerException" => (StatusCode::INTERNAL_SERVER_ERROR, "InternalFailure"),
         _ => (StatusCode::BAD_REQUEST, e.kind),
     };
-    let request_id = uuid::Uuid::new_v4();
-    xml(
+    let mut response = xml(
         status,
         format!(
             "<ErrorResponse xmlns=\"{NAMESPACE}\"><Error><Type>Sender</Type><Code>{code}</Code><Message>{}</Message></Error><RequestId>{request_id}</RequestId></ErrorResponse>",
             xml_escape(&e.message)
         ),
-    )
+    );
+    response
+        .extensions_mut()
+        .insert(crate::access_log::ErrorCode(code));
+    response
 }
 
 /// Reads `Action` from a form body (or the query string, which STS also accepts).
@@ -53,23 +57,22 @@ fn action(uri: &Uri, body: &[u8]) -> Option<String> {
         .find_map(|pair| pair.strip_prefix("Action=").map(str::to_owned))
 }
 
+/// Answers a request that `ecr::handle` authenticated (or refused) with service `sts`.
 pub async fn handle(
     state: &AppState,
-    method: &Method,
     uri: &Uri,
-    headers: &HeaderMap,
-    body: &[u8],
+    authenticated: Result<(Principal, BufferedBody), EcrError>,
+    request_id: &str,
 ) -> Response {
-    let principal = match authenticate(state, "sts", method, uri, headers, body).await {
-        Ok(p) => p,
-        Err(e) => return error(e),
+    let (principal, body) = match authenticated {
+        Ok(pair) => pair,
+        Err(e) => return error(e, request_id),
     };
-    match action(uri, body).as_deref() {
+    match action(uri, &body.bytes).as_deref() {
         Some("GetCallerIdentity") => {
-            let request_id = uuid::Uuid::new_v4();
             let me = match state.registry.caller_identity(&principal).await {
                 Ok(me) => me,
-                Err(e) => return error(e.into()),
+                Err(e) => return error(e.into(), request_id),
             };
             xml(
                 StatusCode::OK,
@@ -81,13 +84,16 @@ pub async fn handle(
                 ),
             )
         }
-        Some(other) => error(EcrError::new(
-            "InvalidAction",
-            format!("Could not find operation {other} for version 2011-06-15"),
-        )),
-        None => error(EcrError::new(
-            "MissingAction",
-            "the request names no Action",
-        )),
+        Some(other) => error(
+            EcrError::new(
+                "InvalidAction",
+                format!("Could not find operation {other} for version 2011-06-15"),
+            ),
+            request_id,
+        ),
+        None => error(
+            EcrError::new("MissingAction", "the request names no Action"),
+            request_id,
+        ),
     }
 }

@@ -58,6 +58,8 @@ pub struct BlobStore {
     /// Encryption key id of the blob namespace; "default" until envelope encryption exists.
     key_id: &'static str,
     uploads: Arc<Mutex<HashMap<UploadKey, UploadLock>>>,
+    /// Upload sessions one repository may have in progress at once.
+    max_uploads_per_owner: usize,
 }
 
 /// An open blob and the range of it to send.
@@ -93,7 +95,7 @@ async fn detached<T: Send + 'static>(
 }
 
 /// Runs file-system work on the blocking pool, off the async threads.
-async fn io_blocking<T: Send + 'static>(
+pub(crate) async fn io_blocking<T: Send + 'static>(
     f: impl FnOnce() -> std::io::Result<T> + Send + 'static,
 ) -> std::io::Result<T> {
     tokio::task::spawn_blocking(f)
@@ -132,13 +134,18 @@ fn hash_file(path: &Path, mut hasher: Hasher) -> std::io::Result<(Hasher, u64)> 
 }
 
 impl BlobStore {
-    /// Opens (creating if needed) a store rooted at `root`.
-    pub async fn open(root: impl Into<PathBuf>) -> Result<BlobStore, StoreError> {
+    /// Opens (creating if needed) a store rooted at `root`, where each repository may have
+    /// up to `max_uploads_per_owner` upload sessions in progress.
+    pub async fn open(
+        root: impl Into<PathBuf>,
+        max_uploads_per_owner: usize,
+    ) -> Result<BlobStore, StoreError> {
         let root = root.into();
         let store = BlobStore {
             root,
             key_id: "default",
             uploads: Arc::new(Mutex::new(HashMap::new())),
+            max_uploads_per_owner,
         };
         let root = store.root.clone();
         let key_id = store.key_id;
@@ -224,17 +231,91 @@ impl BlobStore {
 
     /// Creates an empty upload. Nothing is fsynced yet: until a chunk is acknowledged there is
     /// nothing to lose, and the first chunk makes the file's directory entry durable.
+    ///
+    /// Refused when the repository has its limit of sessions in progress. They are counted
+    /// from the directory, which holds only sessions in progress (committed, cancelled and
+    /// expired ones leave it), so the count survives restarts and needs no bookkeeping; two
+    /// sessions started at the same instant may both pass a count of one below the limit.
     pub async fn start_upload(&self, id: UploadKey) -> Result<(), StoreError> {
         let path = self.upload_path(id);
-        io_blocking(move || {
+        let dir = self.root.join("uploads");
+        let suffix = format!(".{}", id.owner);
+        let limit = self.max_uploads_per_owner;
+        let started = io_blocking(move || {
+            let mut held = 0;
+            for entry in std::fs::read_dir(&dir)? {
+                if entry?.file_name().to_string_lossy().ends_with(&suffix) {
+                    held += 1;
+                    if held >= limit {
+                        return Ok(false);
+                    }
+                }
+            }
             OpenOptions::new()
                 .write(true)
                 .create_new(true)
                 .open(&path)
-                .map(drop)
+                .map(|_| true)
         })
         .await?;
-        Ok(())
+        if started {
+            Ok(())
+        } else {
+            Err(StoreError::TooManyUploads { limit })
+        }
+    }
+
+    /// Removes upload sessions that nothing has written to since `before`, with their files.
+    /// A session being written to right now is left alone. Returns how many were removed.
+    pub async fn sweep_uploads(&self, before: std::time::SystemTime) -> Result<usize, StoreError> {
+        let dir = self.root.join("uploads");
+        let stale = io_blocking(move || {
+            let mut stale = Vec::new();
+            for entry in std::fs::read_dir(&dir)? {
+                let entry = entry?;
+                let modified = entry.metadata()?.modified()?;
+                let name = entry.file_name().to_string_lossy().into_owned();
+                let key = name.split_once('.').and_then(|(id, owner)| {
+                    Some(UploadKey {
+                        id: UploadId::parse(id)?,
+                        owner: owner.parse().ok()?,
+                    })
+                });
+                match key {
+                    Some(key) if modified < before => stale.push(key),
+                    // A file the store did not name (a temporary of a commit in progress, or
+                    // an operator's) is not a session: leave it.
+                    _ => {}
+                }
+            }
+            Ok(stale)
+        })
+        .await?;
+        let mut removed = 0;
+        for key in stale {
+            let lock = self.upload_lock(key);
+            let Ok(_state) = lock.try_lock() else {
+                continue;
+            };
+            let path = self.upload_path(key);
+            let gone = io_blocking(move || {
+                // Checked again under the lock: a chunk may have landed since the listing.
+                match std::fs::metadata(&path) {
+                    Ok(m) if m.modified()? < before => std::fs::remove_file(&path).map(|()| true),
+                    Ok(_) => Ok(false),
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+                    Err(e) => Err(e),
+                }
+            })
+            .await?;
+            if gone {
+                removed += 1;
+                // Only a removed session leaves the lock table: one still in use keeps its
+                // lock, so no second lock can ever be handed out for the same file.
+                self.forget_upload(key);
+            }
+        }
+        Ok(removed)
     }
 
     /// The number of bytes an upload holds. An unknown upload also leaves the lock table, so

@@ -18,4 +18,6 @@ pub enum StoreError {
     RangeNotSatisfiable,
     #[error("the blob is not in storage")]
     BlobMissing,
+    #[error("the repository already has {limit} uploads in progress")]
+    TooManyUploads { limit: usize },
 }

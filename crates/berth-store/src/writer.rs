@@ -1,9 +1,11 @@
 //! Streams request bytes into a file while hashing them, off the async threads.
 //!
-//! The async side forwards body frames through a bounded channel; one blocking thread hashes
-//! each frame and packs it into block-aligned buffers, which a second thread writes to disk
-//! (see [`crate::direct`]). Network receive, hashing and disk writes therefore overlap, and the
-//! async runtime never blocks on `write(2)` or SHA-256.
+//! Blocking work runs only when bytes are ready: the async side gathers the body's frames as
+//! they arrive, and whenever no batch is being written it hands what it has to one blocking
+//! task, which hashes it and packs it into block-aligned buffers that a flush thread writes to
+//! disk (see [`crate::direct`]). Receiving the next batch overlaps hashing and writing this
+//! one, and a body that stalls holds no thread of the blocking pool: hundreds of stalled
+//! uploads cannot starve other requests' file work (issue 15, point 4).
 
 use std::fs::File;
 use std::path::PathBuf;
@@ -12,13 +14,83 @@ use berth_oci::Hasher;
 use bytes::Bytes;
 use futures_util::{Stream, StreamExt};
 
+use crate::blob_store::io_blocking;
 use crate::direct::BlockWriter;
 use crate::StoreError;
 
-/// Frames in flight between the socket and the disk thread. hyper's frames reach ~400 KiB when
-/// the socket outpaces the disk, so this bounds what an upload holds in memory to ~6 MiB, on top
-/// of its write buffers.
-const CHANNEL_FRAMES: usize = 16;
+/// Bytes gathered while a batch is being written, before the body is read no further: this
+/// bounds what an upload holds in memory to ~4 MiB plus hyper's last frame, on top of its write
+/// buffers.
+const MAX_PENDING: usize = 4 * 1024 * 1024;
+
+/// What the blocking side owns between batches.
+struct Disk {
+    path: PathBuf,
+    /// The file until the writer is made, on the first batch.
+    file: Option<File>,
+    len: u64,
+    writer: Option<BlockWriter>,
+    hasher: Hasher,
+    written: u64,
+}
+
+impl Disk {
+    fn writer(&mut self) -> std::io::Result<&mut BlockWriter> {
+        if self.writer.is_none() {
+            let file = self
+                .file
+                .take()
+                .expect("the file is held until the writer is made");
+            self.writer = Some(BlockWriter::new(self.path.clone(), file, self.len)?);
+        }
+        Ok(self.writer.as_mut().expect("made above"))
+    }
+
+    fn write(mut self, batch: Vec<Bytes>) -> std::io::Result<Disk> {
+        for frame in batch {
+            self.hasher.update(&frame);
+            self.writer()?.write(&frame)?;
+            self.written += frame.len() as u64;
+        }
+        Ok(self)
+    }
+
+    fn finish(mut self) -> std::io::Result<(File, Hasher, u64)> {
+        self.writer()?;
+        let writer = self.writer.take().expect("made above");
+        Ok((writer.finish()?, self.hasher, self.written))
+    }
+}
+
+/// The body's frames gathered while no batch runs, and how the body ended.
+#[derive(Default)]
+struct Gathered {
+    pending: Vec<Bytes>,
+    bytes: usize,
+    ended: bool,
+    interrupted: Option<String>,
+}
+
+impl Gathered {
+    fn take<E: std::fmt::Display>(&mut self, frame: Option<Result<Bytes, E>>) {
+        match frame {
+            Some(Ok(bytes)) => {
+                self.bytes += bytes.len();
+                self.pending.push(bytes);
+            }
+            Some(Err(e)) => {
+                self.interrupted = Some(e.to_string());
+                self.ended = true;
+            }
+            None => self.ended = true,
+        }
+    }
+
+    fn batch(&mut self) -> Vec<Bytes> {
+        self.bytes = 0;
+        std::mem::take(&mut self.pending)
+    }
+}
 
 /// Appends `body` to the upload file at `path`, open as `file` and `len` bytes long, updating
 /// `hasher`. Returns the file, the hasher and the number of bytes written; the file is fsynced
@@ -27,46 +99,64 @@ pub(crate) async fn append_stream<S, E>(
     path: PathBuf,
     file: File,
     len: u64,
-    mut hasher: Hasher,
+    hasher: Hasher,
     body: S,
 ) -> Result<(File, Hasher, u64), StoreError>
 where
     S: Stream<Item = Result<Bytes, E>> + Send,
     E: std::fmt::Display,
 {
-    let (tx, mut rx) = tokio::sync::mpsc::channel::<Bytes>(CHANNEL_FRAMES);
-    let disk = tokio::task::spawn_blocking(move || -> std::io::Result<_> {
-        let mut writer = BlockWriter::new(path, file, len)?;
-        let mut written = 0u64;
-        while let Some(frame) = rx.blocking_recv() {
-            hasher.update(&frame);
-            writer.write(&frame)?;
-            written += frame.len() as u64;
-        }
-        Ok((writer.finish()?, hasher, written))
+    let mut disk = Some(Disk {
+        path,
+        file: Some(file),
+        len,
+        writer: None,
+        hasher,
+        written: 0,
     });
     let mut body = std::pin::pin!(body);
-    let mut interrupted = None;
-    while let Some(frame) = body.next().await {
-        match frame {
-            Ok(bytes) => {
-                if tx.send(bytes).await.is_err() {
-                    // The disk thread stopped: its error is reported below.
-                    break;
-                }
-            }
-            Err(e) => {
-                interrupted = Some(e.to_string());
+    let mut gathered = Gathered::default();
+    let mut job: Option<tokio::task::JoinHandle<std::io::Result<Disk>>> = None;
+    loop {
+        if job.is_none() && !gathered.pending.is_empty() {
+            let batch = gathered.batch();
+            let d = disk
+                .take()
+                .expect("the disk state is here while no batch runs");
+            job = Some(tokio::task::spawn_blocking(move || d.write(batch)));
+        }
+        let Some(running) = job.as_mut() else {
+            if gathered.ended {
                 break;
+            }
+            // Nothing to write: wait for the body alone, holding no thread.
+            gathered.take(body.next().await);
+            continue;
+        };
+        tokio::select! {
+            written = running => {
+                job = None;
+                let written = written
+                    .map_err(|e| std::io::Error::other(format!("disk writer panicked: {e}")))?;
+                disk = Some(written?);
+            }
+            frame = body.next(), if !gathered.ended && gathered.bytes < MAX_PENDING => {
+                gathered.take(frame);
             }
         }
     }
-    drop(tx);
-    let result = disk
-        .await
-        .map_err(|e| std::io::Error::other(format!("disk writer panicked: {e}")))??;
-    match interrupted {
-        Some(reason) => Err(StoreError::BodyInterrupted(reason)),
-        None => Ok(result),
+    if let Some(reason) = gathered.interrupted {
+        // What was written is cut back by the caller; the writer's flush thread is joined
+        // when it drops, off the async threads.
+        if let Some(d) = disk {
+            let _ = io_blocking(move || {
+                drop(d);
+                Ok(())
+            })
+            .await;
+        }
+        return Err(StoreError::BodyInterrupted(reason));
     }
+    let d = disk.take().expect("no batch runs after the loop");
+    Ok(io_blocking(move || d.finish()).await?)
 }

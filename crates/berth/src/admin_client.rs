@@ -1,4 +1,6 @@
-//! Client subcommands that talk to a running server's admin API.
+//! Client subcommands that talk to a running server's admin API. Every request is signed
+//! with SigV4 (service `berth`), as the aws CLI signs its own: the secret never leaves this
+//! process.
 
 use anyhow::{bail, Context};
 use serde_json::{json, Value};
@@ -14,6 +16,23 @@ pub struct Connection {
     /// Secret access key.
     #[arg(long, env = "AWS_SECRET_ACCESS_KEY", hide_env_values = true)]
     secret_access_key: String,
+    /// The server's region, which signatures are scoped to [default: $AWS_DEFAULT_REGION,
+    /// else $BERTH_REGION, else us-east-1].
+    #[arg(long, env = "AWS_REGION")]
+    region: Option<String>,
+}
+
+impl Connection {
+    fn region(&self) -> String {
+        self.region
+            .clone()
+            .filter(|r| !r.is_empty())
+            .or_else(|| std::env::var("AWS_DEFAULT_REGION").ok())
+            .filter(|r| !r.is_empty())
+            .or_else(|| std::env::var("BERTH_REGION").ok())
+            .filter(|r| !r.is_empty())
+            .unwrap_or_else(|| "us-east-1".to_owned())
+    }
 }
 
 #[derive(clap::Subcommand, Debug)]
@@ -137,17 +156,54 @@ pub fn iam(cmd: IamCommand) -> anyhow::Result<()> {
     print(&call(&conn, &format!("iam/{operation}"), body)?)
 }
 
+/// The SigV4 headers (`authorization`, `x-amz-date`) for a POST of `body` to `url`.
+fn sign(conn: &Connection, url: &str, body: &[u8]) -> anyhow::Result<Vec<(String, String)>> {
+    use aws_sigv4::http_request::{sign, SignableBody, SignableRequest, SigningSettings};
+    let identity = aws_credential_types::Credentials::new(
+        &conn.access_key_id,
+        &conn.secret_access_key,
+        None,
+        None,
+        "berth-cli",
+    )
+    .into();
+    let region = conn.region();
+    let params = aws_sigv4::sign::v4::SigningParams::builder()
+        .identity(&identity)
+        .region(&region)
+        .name("berth")
+        .time(std::time::SystemTime::now())
+        .settings(SigningSettings::default())
+        .build()
+        .context("building the request signature")?
+        .into();
+    let request = SignableRequest::new(
+        "POST",
+        url,
+        [("content-type", "application/json")].into_iter(),
+        SignableBody::Bytes(body),
+    )
+    .context("signing the request")?;
+    let (instructions, _) = sign(request, &params)
+        .context("signing the request")?
+        .into_parts();
+    Ok(instructions
+        .headers()
+        .map(|(n, v)| (n.to_owned(), v.to_owned()))
+        .collect())
+}
+
 fn call(conn: &Connection, operation: &str, body: Value) -> anyhow::Result<Value> {
-    use base64::Engine as _;
     let url = format!(
         "{}/berth/admin/v1/{operation}",
         conn.endpoint.trim_end_matches('/')
     );
-    let credentials = base64::engine::general_purpose::STANDARD
-        .encode(format!("{}:{}", conn.access_key_id, conn.secret_access_key));
-    let response = ureq::post(&url)
-        .set("authorization", &format!("Basic {credentials}"))
-        .send_json(body);
+    let body = serde_json::to_vec(&body)?;
+    let mut request = ureq::post(&url).set("content-type", "application/json");
+    for (name, value) in sign(conn, &url, &body)? {
+        request = request.set(&name, &value);
+    }
+    let response = request.send_bytes(&body);
     match response {
         Ok(r) => r.into_json().context("reading the server's answer"),
         Err(ureq::Error::Status(_, r)) => {

@@ -6,6 +6,7 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use anyhow::Context;
 use serde::Deserialize;
@@ -39,6 +40,36 @@ pub struct ServeArgs {
     /// Log format: text or json [default: text].
     #[arg(long, env = "BERTH_LOG_FORMAT")]
     pub log_format: Option<LogFormat>,
+    /// How long a client may take to send a request's headers; also how long an idle
+    /// keep-alive connection stays open [default: 30].
+    #[arg(long, env = "BERTH_HEADER_READ_TIMEOUT_SECONDS")]
+    pub header_read_timeout_seconds: Option<u64>,
+    /// How long a request body may send nothing before the request fails [default: 60].
+    #[arg(long, env = "BERTH_BODY_READ_TIMEOUT_SECONDS")]
+    pub body_read_timeout_seconds: Option<u64>,
+    /// Requests with credentials served at once; more wait [default: 4096].
+    #[arg(long, env = "BERTH_MAX_CONCURRENT_REQUESTS")]
+    pub max_concurrent_requests: Option<usize>,
+    /// Requests without credentials served at once, in their own pool [default: 256].
+    #[arg(long, env = "BERTH_MAX_ANONYMOUS_REQUESTS")]
+    pub max_anonymous_requests: Option<usize>,
+    /// MiB of request bodies buffered in memory at once across the server [default: 256].
+    #[arg(long, env = "BERTH_MAX_BUFFERED_BODY_MIB")]
+    pub max_buffered_body_mib: Option<usize>,
+    /// Streams one HTTP/2 connection may have open at once [default: 128].
+    #[arg(long, env = "BERTH_HTTP2_MAX_CONCURRENT_STREAMS")]
+    pub http2_max_concurrent_streams: Option<u32>,
+    /// Seconds between HTTP/2 keep-alive pings; an unanswered ping closes the connection
+    /// [default: 20].
+    #[arg(long, env = "BERTH_HTTP2_KEEP_ALIVE_SECONDS")]
+    pub http2_keep_alive_seconds: Option<u64>,
+    /// Layer upload sessions one repository may have in progress at once [default: 1000].
+    #[arg(long, env = "BERTH_MAX_UPLOADS_PER_REPOSITORY")]
+    pub max_uploads_per_repository: Option<usize>,
+    /// Hours an upload session may go unwritten before it is removed with its bytes
+    /// [default: 24].
+    #[arg(long, env = "BERTH_UPLOAD_EXPIRY_HOURS")]
+    pub upload_expiry_hours: Option<u64>,
     /// Shifts the server's clock, in seconds; for testing time-dependent behaviour only.
     #[arg(
         long,
@@ -69,6 +100,15 @@ struct FileConfig {
     tls_cert: Option<PathBuf>,
     tls_key: Option<PathBuf>,
     log_format: Option<LogFormat>,
+    header_read_timeout_seconds: Option<u64>,
+    body_read_timeout_seconds: Option<u64>,
+    max_concurrent_requests: Option<usize>,
+    max_anonymous_requests: Option<usize>,
+    max_buffered_body_mib: Option<usize>,
+    http2_max_concurrent_streams: Option<u32>,
+    http2_keep_alive_seconds: Option<u64>,
+    max_uploads_per_repository: Option<usize>,
+    upload_expiry_hours: Option<u64>,
 }
 
 /// The settings after merging, every one present.
@@ -82,14 +122,43 @@ pub struct Settings {
     pub tls: Option<(PathBuf, PathBuf)>,
     pub log_format: LogFormat,
     pub clock_offset_seconds: i64,
+    /// Connection settings; `tls` is in [`Settings::tls`].
+    pub serve: berth_server::ServeConfig,
+    pub limits: berth_server::Limits,
+    pub max_uploads_per_repository: usize,
+    pub upload_expiry: Duration,
 }
 
 fn default_metadata(data_dir: &Path) -> String {
     format!("sqlite://{}?mode=rwc", data_dir.join("berth.db").display())
 }
 
+/// A timeout in whole seconds, at least one.
+fn seconds(value: Option<u64>, default: Duration) -> anyhow::Result<Duration> {
+    match value {
+        None => Ok(default),
+        Some(0) => anyhow::bail!("timeouts are at least 1 second"),
+        Some(s) => Ok(Duration::from_secs(s)),
+    }
+}
+
+/// A count that must be at least one.
+fn positive<T: PartialEq + From<u8>>(
+    value: Option<T>,
+    default: T,
+    name: &str,
+) -> anyhow::Result<T> {
+    match value {
+        None => Ok(default),
+        Some(v) if v == T::from(0) => anyhow::bail!("{name} must be at least 1"),
+        Some(v) => Ok(v),
+    }
+}
+
 impl ServeArgs {
     pub fn resolve(self) -> anyhow::Result<Settings> {
+        let serve = berth_server::ServeConfig::default();
+        let limits = berth_server::Limits::default();
         let file: FileConfig = match &self.config {
             Some(path) => {
                 let text = std::fs::read_to_string(path)
@@ -132,6 +201,66 @@ impl ServeArgs {
             tls,
             log_format: self.log_format.or(file.log_format).unwrap_or_default(),
             clock_offset_seconds: self.clock_offset_seconds.unwrap_or(0),
+            serve: berth_server::ServeConfig {
+                tls: None,
+                drain_timeout: serve.drain_timeout,
+                header_read_timeout: seconds(
+                    self.header_read_timeout_seconds
+                        .or(file.header_read_timeout_seconds),
+                    serve.header_read_timeout,
+                )?,
+                http2_max_concurrent_streams: positive(
+                    self.http2_max_concurrent_streams
+                        .or(file.http2_max_concurrent_streams),
+                    serve.http2_max_concurrent_streams,
+                    "http2_max_concurrent_streams",
+                )?,
+                http2_keep_alive_interval: seconds(
+                    self.http2_keep_alive_seconds
+                        .or(file.http2_keep_alive_seconds),
+                    serve.http2_keep_alive_interval,
+                )?,
+            },
+            max_uploads_per_repository: positive(
+                self.max_uploads_per_repository
+                    .or(file.max_uploads_per_repository),
+                1000,
+                "max_uploads_per_repository",
+            )?,
+            upload_expiry: Duration::from_secs(
+                positive(
+                    self.upload_expiry_hours.or(file.upload_expiry_hours),
+                    24,
+                    "upload_expiry_hours",
+                )?
+                .saturating_mul(3600),
+            ),
+            limits: berth_server::Limits {
+                max_concurrent_requests: positive(
+                    self.max_concurrent_requests
+                        .or(file.max_concurrent_requests),
+                    limits.max_concurrent_requests,
+                    "max_concurrent_requests",
+                )?,
+                max_anonymous_requests: positive(
+                    self.max_anonymous_requests.or(file.max_anonymous_requests),
+                    limits.max_anonymous_requests,
+                    "max_anonymous_requests",
+                )?,
+                max_buffered_body_bytes: positive(
+                    self.max_buffered_body_mib.or(file.max_buffered_body_mib),
+                    limits.max_buffered_body_bytes >> 20,
+                    "max_buffered_body_mib",
+                )?
+                .checked_mul(1 << 20)
+                .filter(|&b| b >= 16 << 20 && b <= u32::MAX as usize)
+                .context("max_buffered_body_mib must be from 16 to 4095")?,
+                body_read_timeout: seconds(
+                    self.body_read_timeout_seconds
+                        .or(file.body_read_timeout_seconds),
+                    limits.body_read_timeout,
+                )?,
+            },
         })
     }
 }

@@ -10,12 +10,10 @@ use berth_server::{AppState, ServeConfig};
 
 use crate::config::{LogFormat, ServeArgs};
 
-/// In-flight requests get this long to finish after SIGTERM.
-const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
+/// How often expired upload sessions are looked for (and once at start).
+const UPLOAD_SWEEP_INTERVAL: Duration = Duration::from_secs(10 * 60);
 /// How often pull times noted in memory are written to the database.
 const PULL_FLUSH_INTERVAL: Duration = Duration::from_secs(5);
-/// Requests served at once before new ones queue.
-const MAX_CONCURRENT_REQUESTS: usize = 4096;
 
 /// Logs go to stderr, filtered by `RUST_LOG` (`info`, `warn,berth_core=debug`, …; `info` when
 /// unset). The filter is `Targets`, not `EnvFilter`: per-target levels are all a server needs,
@@ -86,11 +84,26 @@ async fn shutdown_signal() {
 pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     let settings = args.resolve()?;
     init_logging(settings.log_format);
+    // Every connection and every upload in progress holds a file descriptor; the usual soft
+    // limit of 1024 is far below the request slots, so take what the hard limit allows.
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(n) => tracing::debug!(limit = n, "open file limit"),
+        Err(e) => tracing::warn!(error = %e, "could not raise the open file limit"),
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("starting the async runtime")?;
     runtime.block_on(async move {
+        // Bind before the first start creates the root key pair: were the port taken, the
+        // one-time secret would be created, never shown, and lost.
+        let listener = std::net::TcpListener::bind(settings.listen)
+            .with_context(|| format!("binding {}", settings.listen))?;
+        if let Some((cert, key)) = &settings.tls {
+            berth_server::serve::load_tls(cert, key)
+                .await
+                .with_context(|| format!("loading TLS from {} and {}", cert.display(), key.display()))?;
+        }
         std::fs::create_dir_all(&settings.data_dir)
             .with_context(|| format!("creating {}", settings.data_dir.display()))?;
         let config = RegistryConfig {
@@ -99,6 +112,8 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
             region: settings.region.clone(),
             auto_create_repositories: settings.auto_create_repositories,
             master_key: crate::master_key::load_or_create(&settings.data_dir)?,
+            max_uploads_per_repository: settings.max_uploads_per_repository,
+            upload_expiry: settings.upload_expiry,
         };
         let clock = Arc::new(SystemClock::new(settings.clock_offset_seconds));
         let (registry, boot) = Registry::open(config, clock, root_key_from_env()?)
@@ -136,15 +151,10 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
             let _ = std::io::stdout().flush();
         };
         let serve_config = ServeConfig {
-            listen: settings.listen,
             tls: settings.tls.clone(),
-            drain_timeout: DRAIN_TIMEOUT,
-            max_concurrent_requests: MAX_CONCURRENT_REQUESTS,
+            ..settings.serve.clone()
         };
-        let state = AppState {
-            registry: registry.clone(),
-            scheme,
-        };
+        let state = AppState::new(registry.clone(), scheme, &settings.limits);
         let flusher = registry.clone();
         tokio::spawn(async move {
             loop {
@@ -154,7 +164,18 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
                 }
             }
         });
-        berth_server::serve(state, serve_config, shutdown_signal(), on_listening)
+        let sweeper = registry.clone();
+        tokio::spawn(async move {
+            loop {
+                match sweeper.sweep_uploads().await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(removed = n, "removed expired upload sessions"),
+                    Err(e) => tracing::warn!(error = %e, "sweeping expired uploads failed; will retry"),
+                }
+                tokio::time::sleep(UPLOAD_SWEEP_INTERVAL).await;
+            }
+        });
+        berth_server::serve(state, serve_config, listener, shutdown_signal(), on_listening)
             .await
             .with_context(|| format!("serving on {}", settings.listen))?;
         if let Err(e) = registry.flush_pulls().await {

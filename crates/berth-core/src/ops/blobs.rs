@@ -49,6 +49,9 @@ impl Registry {
     }
 
     /// Removes a blob from the repository. Its bytes stay until no repository links them.
+    /// A blob that a manifest in the repository lists is refused: deleting it would break that
+    /// image, immutable or not (ECR has no blob delete at all; distribution refuses unless
+    /// deletion is enabled).
     pub async fn delete_blob(
         &self,
         principal: &Principal,
@@ -58,10 +61,13 @@ impl Registry {
         let row = self
             .repository(principal, Action::BatchDeleteImage, repo)
             .await?;
-        if self.meta.unlink_blob(row.id, &digest.to_string()).await? {
-            Ok(())
-        } else {
-            Err(CoreError::BlobUnknown)
+        match self.meta.unlink_blob(row.id, &digest.to_string()).await {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(CoreError::BlobUnknown),
+            Err(berth_meta::MetaError::BlobReferenced) => {
+                Err(CoreError::BlobReferenced(digest.clone()))
+            }
+            Err(e) => Err(crate::registry::on_repository(&row)(e)),
         }
     }
 }

@@ -7,7 +7,7 @@ use berth_meta::MetaError;
 
 use crate::{CoreError, Principal, Registry};
 
-/// IAM allows two access keys per user; so does berth.
+/// IAM allows two access keys per user, the root user included.
 const MAX_KEYS_PER_USER: usize = 2;
 
 /// An IAM user, or an account's root user, as IAM and STS describe it.
@@ -147,23 +147,25 @@ impl Registry {
         user: &str,
     ) -> Result<(AccessKeyId, SecretAccessKey), CoreError> {
         self.require_root(principal, "iam:CreateAccessKey")?;
-        self.require_user(principal, user).await?;
         let account = principal.account().as_str();
-        if user != "root"
-            && self.meta.list_access_keys(account, user).await?.len() >= MAX_KEYS_PER_USER
-        {
-            return Err(CoreError::KeyLimitExceeded(user.to_owned()));
-        }
         let (id, secret) = (AccessKeyId::generate(), SecretAccessKey::generate());
         self.meta
-            .insert_access_key(&AccessKeyRow {
-                id: id.to_string(),
-                account_id: account.to_owned(),
-                user_name: user.to_owned(),
-                secret: self.sealer.seal(&secret),
-                created_at: self.now_millis(),
-            })
-            .await?;
+            .create_access_key(
+                &AccessKeyRow {
+                    id: id.to_string(),
+                    account_id: account.to_owned(),
+                    user_name: user.to_owned(),
+                    secret: self.sealer.seal(&secret),
+                    created_at: self.now_millis(),
+                },
+                MAX_KEYS_PER_USER,
+            )
+            .await
+            .map_err(|e| match e {
+                MetaError::UserNotFound => CoreError::UserNotFound(user.to_owned()),
+                MetaError::KeyLimitExceeded => CoreError::KeyLimitExceeded(user.to_owned()),
+                other => other.into(),
+            })?;
         Ok((id, secret))
     }
 

@@ -5,7 +5,7 @@ use berth_meta::repositories::RepositoryRow;
 use berth_meta::MetaError;
 use berth_oci::{Digest, Hasher, Manifest, ManifestError, Reference, Tag};
 
-use crate::registry::{mutability_rule, not_found};
+use crate::registry::{mutability_rule, not_found, on_repository};
 use crate::{Action, CoreError, Principal, Registry, RepositoryRef};
 
 /// A manifest as stored: the exact bytes pushed, with their digest and media type.
@@ -204,6 +204,17 @@ impl Registry {
             .annotations
             .as_ref()
             .map(|a| serde_json::Value::Object(a.clone()).to_string());
+        // Checked: sizes come from the client, and a sum that overflows must be refused, not
+        // wrapped into a negative size.
+        let image_size = manifest
+            .references
+            .iter()
+            .try_fold(0i64, |total, d| total.checked_add(d.size))
+            .ok_or_else(|| {
+                CoreError::ManifestInvalid(
+                    "the sizes of the manifest's references add up past 2^63 bytes".into(),
+                )
+            })?;
         let new = NewManifest {
             repository_id: row.id,
             digest: &digest_str,
@@ -213,7 +224,7 @@ impl Registry {
             annotations,
             body,
             // ECR's imageSizeInBytes: the compressed layers; an index gets its largest child's.
-            image_size: manifest.references.iter().map(|d| d.size).sum(),
+            image_size,
             blobs: manifest.blob_digests().map(Digest::to_string).collect(),
             children: manifest.child_manifests().map(Digest::to_string).collect(),
             now: self.now_millis(),
@@ -235,7 +246,7 @@ impl Registry {
                     tag: tag.map(Tag::to_string).unwrap_or_default(),
                     repository: repo.name.to_string(),
                 },
-                other => other.into(),
+                other => on_repository(row)(other),
             })?;
         Ok((PushedManifest { digest, subject }, outcome))
     }
@@ -260,7 +271,7 @@ impl Registry {
             .await
             .map_err(|e| match e {
                 MetaError::TagMismatch { .. } => CoreError::TagDigestMismatch,
-                other => other.into(),
+                other => on_repository(&row)(other),
             })?
             .ok_or(CoreError::ManifestUnknown)?;
         digest
@@ -285,9 +296,13 @@ impl Registry {
                 .await
                 .map_err(|e| match e {
                     MetaError::ReferencedByIndex => CoreError::ImageReferencedByIndex(d.clone()),
-                    other => other.into(),
+                    other => on_repository(&row)(other),
                 })?,
-            Reference::Tag(t) => self.meta.delete_tag(row.id, t.as_str()).await?,
+            Reference::Tag(t) => self
+                .meta
+                .delete_tag(row.id, t.as_str())
+                .await
+                .map_err(on_repository(&row))?,
         };
         if existed {
             Ok(())

@@ -268,7 +268,7 @@ impl Registry {
                     limit: MAX_RESOURCE_TAGS,
                     count,
                 },
-                other => other.into(),
+                other => crate::registry::on_repository(&row)(other),
             })
     }
 
@@ -282,7 +282,10 @@ impl Registry {
         let row = self
             .repository(principal, Action::UntagResource, &repo)
             .await?;
-        Ok(self.meta.untag_resource(row.id, keys).await?)
+        self.meta
+            .untag_resource(row.id, keys)
+            .await
+            .map_err(crate::registry::on_repository(&row))
     }
 
     pub async fn list_tags_for_resource(

@@ -13,6 +13,7 @@ use berth_meta::repositories::RepositoryRow;
 use berth_oci::{Digest, RepositoryName};
 use berth_store::{UploadId, UploadKey};
 
+use crate::registry::on_repository;
 use crate::{Action, BodyStream, CoreError, Principal, Registry, RepositoryRef};
 
 /// How a `POST …/blobs/uploads/?mount=` ended.
@@ -43,8 +44,8 @@ impl Registry {
         let size = i64::try_from(size).map_err(|e| CoreError::Internal(e.to_string()))?;
         self.meta
             .link_blob(row.id, &digest.to_string(), size, self.now_millis())
-            .await?;
-        Ok(())
+            .await
+            .map_err(on_repository(row))
     }
 
     /// Starts an upload session.
@@ -88,7 +89,8 @@ impl Registry {
                 && self
                     .meta
                     .mount_blob(source.id, target.id, &digest.to_string(), self.now_millis())
-                    .await?
+                    .await
+                    .map_err(on_repository(&target))?
                     .is_some()
             {
                 return Ok(MountOutcome::Mounted);
@@ -145,6 +147,17 @@ impl Registry {
         let size = self.store.commit(key, offset, digest, body).await?;
         self.link(&row, digest, size).await?;
         Ok(size)
+    }
+
+    /// Removes upload sessions left unwritten for longer than the configured expiry, with their
+    /// files. Run periodically; returns how many went.
+    pub async fn sweep_uploads(&self) -> Result<usize, CoreError> {
+        let before = self
+            .clock
+            .now()
+            .checked_sub(self.config.upload_expiry)
+            .unwrap_or(std::time::UNIX_EPOCH);
+        Ok(self.store.sweep_uploads(before).await?)
     }
 
     /// Abandons an upload and discards its bytes.

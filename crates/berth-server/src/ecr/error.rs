@@ -47,7 +47,9 @@ impl From<CoreError> for EcrError {
                     "The security token included in the request is invalid.",
                 )
             }
-            CoreError::SignatureRejected(SigV4Error::Malformed) => "IncompleteSignatureException",
+            CoreError::SignatureRejected(SigV4Error::Malformed | SigV4Error::UnsignedHeader(_)) => {
+                "IncompleteSignatureException"
+            }
             CoreError::SignatureRejected(_) => "InvalidSignatureException",
             CoreError::AccessDenied { .. } => "AccessDeniedException",
             CoreError::RepositoryNotFound { .. } => "RepositoryNotFoundException",
@@ -68,6 +70,8 @@ impl From<CoreError> for EcrError {
             CoreError::ImageAlreadyExists { .. } => "ImageAlreadyExistsException",
             CoreError::ImageDigestMismatch { .. } => "ImageDigestDoesNotMatchException",
             CoreError::BlobUnknown => "LayersNotFoundException",
+            CoreError::BlobReferenced(_) => "InvalidParameterException",
+            CoreError::TooManyUploads { .. } => "LimitExceededException",
             CoreError::TagDigestMismatch => "InvalidParameterException",
             CoreError::InvalidTag(_) => "InvalidTagParameterException",
             CoreError::TooManyTags { .. } => "TooManyTagsException",
@@ -102,11 +106,26 @@ impl From<CoreError> for EcrError {
 
 impl IntoResponse for EcrError {
     fn into_response(self) -> Response {
-        (
+        let mut response = (
             self.status,
             [("content-type", "application/x-amz-json-1.1")],
             json!({ "__type": self.kind, "message": self.message }).to_string(),
         )
-            .into_response()
+            .into_response();
+        response
+            .extensions_mut()
+            .insert(crate::access_log::ErrorCode(self.kind));
+        response
+    }
+}
+
+impl From<crate::buffered_body::BodyError> for EcrError {
+    fn from(e: crate::buffered_body::BodyError) -> EcrError {
+        use crate::buffered_body::BodyError as B;
+        let kind = match e {
+            B::TooLarge(_) | B::Interrupted(_) => "SerializationException",
+            B::Busy => "ThrottlingException",
+        };
+        EcrError::new(kind, e.to_string())
     }
 }

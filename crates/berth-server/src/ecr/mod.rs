@@ -23,6 +23,12 @@ use crate::AppState;
 use error::EcrError;
 use operations::EcrOperation;
 
+/// Validates an ECR request body against botocore's model, as the door does before dispatch:
+/// the one entry point the fuzz target needs.
+pub fn validate_request(operation: &str, input: &serde_json::Value) -> Result<(), EcrError> {
+    model::validate(operation, input)
+}
+
 /// AWS JSON services refuse bodies over 10 MiB; so does berth, before parsing anything.
 pub const MAX_BODY: usize = 10 * 1024 * 1024;
 
@@ -33,25 +39,43 @@ pub async fn handle(
     method: Method,
     uri: Uri,
     headers: HeaderMap,
+    request_id: Option<axum::Extension<crate::access_log::RequestId>>,
     body: Body,
 ) -> Response {
-    let body = match axum::body::to_bytes(body, MAX_BODY).await {
-        Ok(b) => b,
-        Err(_) => {
-            return EcrError::new(
-                "SerializationException",
-                "the request body is larger than 10 MiB",
-            )
-            .into_response()
-        }
+    let target = headers.get("x-amz-target").cloned();
+    let service = if target.is_some() { "ecr" } else { "sts" };
+    let mut access_key = None;
+    let authenticated = async {
+        let signed = signature::begin(&state, service, &uri, &headers).await?;
+        access_key = Some(signed.access_key_id());
+        let body = state
+            .bodies
+            .read(&headers, body, MAX_BODY)
+            .await
+            .map_err(EcrError::from)?;
+        let principal = signed.finish(&method, &uri, &body.bytes)?;
+        Ok::<_, EcrError>((principal, body))
+    }
+    .await;
+    let Some(target) = target else {
+        let request_id = request_id.map(|r| r.0 .0).unwrap_or_default();
+        let mut response = crate::sts::handle(&state, &uri, authenticated, &request_id).await;
+        response
+            .extensions_mut()
+            .insert(crate::access_log::Operation {
+                name: "sts".into(),
+                access_key,
+            });
+        return response;
     };
-    let Some(target) = headers.get("x-amz-target") else {
-        return crate::sts::handle(&state, &method, &uri, &headers, &body).await;
-    };
+    let target = target.to_str().unwrap_or_default();
+    let operation_name = target
+        .strip_prefix(TARGET_PREFIX)
+        .unwrap_or(target)
+        .to_owned();
     let result = async {
-        let principal =
-            signature::authenticate(&state, "ecr", &method, &uri, &headers, &body).await?;
-        let target = target.to_str().unwrap_or_default();
+        let (principal, body) = authenticated?;
+        let body = body.bytes;
         let operation = target
             .strip_prefix(TARGET_PREFIX)
             .and_then(EcrOperation::parse)
@@ -95,12 +119,19 @@ pub async fn handle(
         operations::dispatch(operation, &ctx, request).await
     }
     .await;
-    match result {
+    let mut response = match result {
         Ok(v) => (
             [("content-type", "application/x-amz-json-1.1")],
             v.to_string(),
         )
             .into_response(),
         Err(e) => e.into_response(),
-    }
+    };
+    response
+        .extensions_mut()
+        .insert(crate::access_log::Operation {
+            name: operation_name,
+            access_key,
+        });
+    response
 }

@@ -1,36 +1,34 @@
-//! SigV4 on the ECR and STS doors: collect what the signature covers and let the core check it.
+//! SigV4 on the signed doors (ECR, STS, the admin API), in two halves so that nothing of a
+//! stranger's body is read: [`begin`] checks everything the headers carry (the key exists, the
+//! scope, the date, which headers are signed) before the body, and [`Signed::finish`] checks
+//! the signature over the body's hash once the body has been read.
 
 use axum::http::{HeaderMap, Method, Uri};
-use berth_core::{AuthFailure, CoreError, Principal};
-use berth_iam::{SigV4Authorization, SignedRequest};
+use berth_core::{AuthFailure, CoreError, Principal, SignedCaller};
+use berth_iam::{SigV4Authorization, SigV4Error, SignedRequest};
 
 use super::error::EcrError;
 use crate::AppState;
 
-pub async fn authenticate(
+/// A request whose signature envelope was accepted; its body may now be read.
+pub struct Signed {
+    caller: SignedCaller,
+    headers: Vec<(String, String)>,
+}
+
+pub async fn begin(
     state: &AppState,
     service: &str,
-    method: &Method,
     uri: &Uri,
     headers: &HeaderMap,
-    body: &[u8],
-) -> Result<Principal, EcrError> {
+) -> Result<Signed, EcrError> {
     let header = headers
         .get(axum::http::header::AUTHORIZATION)
         .ok_or(CoreError::Unauthenticated(AuthFailure::Missing))?;
     let header = header
         .to_str()
-        .map_err(|_| CoreError::SignatureRejected(berth_iam::SigV4Error::Malformed))?;
+        .map_err(|_| CoreError::SignatureRejected(SigV4Error::Malformed))?;
     let auth = SigV4Authorization::parse(header).map_err(CoreError::SignatureRejected)?;
-    let payload = berth_iam::sigv4::payload_hash(body);
-    // A client may send the payload hash it signed; it must be the hash of what arrived.
-    // UNSIGNED-PAYLOAD is refused too: every parameter of these APIs is in the body.
-    let claimed = headers
-        .get("x-amz-content-sha256")
-        .and_then(|v| v.to_str().ok());
-    if claimed.is_some_and(|c| c != payload) {
-        return Err(CoreError::SignatureRejected(berth_iam::SigV4Error::Mismatch).into());
-    }
     let mut pairs: Vec<(String, String)> = Vec::with_capacity(headers.len() + 1);
     for (name, value) in headers {
         if let Ok(v) = value.to_str() {
@@ -43,15 +41,38 @@ pub async fn authenticate(
             pairs.push(("host".to_owned(), authority.to_string()));
         }
     }
-    let request = SignedRequest {
-        method: method.as_str(),
-        path: uri.path(),
-        query: uri.query().unwrap_or(""),
-        headers: &pairs,
-        payload_sha256_hex: &payload,
-    };
-    Ok(state
-        .registry
-        .authenticate_signed(&auth, &request, service)
-        .await?)
+    let caller = state.registry.signed_caller(auth, &pairs, service).await?;
+    Ok(Signed {
+        caller,
+        headers: pairs,
+    })
+}
+
+impl Signed {
+    /// The access key the request claims, for logs.
+    pub fn access_key_id(&self) -> String {
+        self.caller.access_key_id().to_string()
+    }
+
+    /// Checks the signature over the request with the body that arrived.
+    pub fn finish(self, method: &Method, uri: &Uri, body: &[u8]) -> Result<Principal, EcrError> {
+        let payload = berth_iam::sigv4::payload_hash(body);
+        // A client may send the payload hash it signed; it must be the hash of what arrived.
+        // UNSIGNED-PAYLOAD is refused too: every parameter of these APIs is in the body.
+        let claimed = self
+            .headers
+            .iter()
+            .find(|(n, _)| n == "x-amz-content-sha256");
+        if claimed.is_some_and(|(_, c)| *c != payload) {
+            return Err(CoreError::SignatureRejected(SigV4Error::Mismatch).into());
+        }
+        let request = SignedRequest {
+            method: method.as_str(),
+            path: uri.path(),
+            query: uri.query().unwrap_or(""),
+            headers: &self.headers,
+            payload_sha256_hex: &payload,
+        };
+        Ok(self.caller.verify(&request)?)
+    }
 }

@@ -3,36 +3,10 @@
 use axum::body::Body;
 use axum::http::{header, Method, StatusCode};
 use berth_core::RepositoryRef;
-use berth_oci::ErrorCode;
+use berth_oci::{ByteRange, ErrorCode};
 
 use super::manifests::accepted_response;
 use super::{parse_digest, respond, Handled, OciError, OciRequest};
-
-/// A parsed `Range: bytes=…` header.
-#[derive(Debug, PartialEq, Eq)]
-enum ByteRange {
-    From { start: u64, end: Option<u64> },
-    Suffix(u64),
-}
-
-fn parse_range(value: &str) -> Option<ByteRange> {
-    let spec = value.trim().strip_prefix("bytes=")?;
-    if spec.contains(',') {
-        return None;
-    }
-    let (start, end) = spec.split_once('-')?;
-    let (start, end) = (start.trim(), end.trim());
-    if start.is_empty() {
-        return end.parse().ok().filter(|&n| n > 0).map(ByteRange::Suffix);
-    }
-    let start = start.parse().ok()?;
-    let end = if end.is_empty() {
-        None
-    } else {
-        Some(end.parse().ok().filter(|&e| e >= start)?)
-    };
-    Some(ByteRange::From { start, end })
-}
 
 pub async fn get(req: OciRequest, repo: RepositoryRef, digest: &str) -> Handled {
     let digest = parse_digest(digest)?;
@@ -41,7 +15,7 @@ pub async fn get(req: OciRequest, repo: RepositoryRef, digest: &str) -> Handled 
         None => None,
         Some(v) => {
             let size = registry.stat_blob(&req.principal, &repo, &digest).await?;
-            let parsed = v.to_str().ok().and_then(parse_range).ok_or_else(|| {
+            let parsed = v.to_str().ok().and_then(ByteRange::parse).ok_or_else(|| {
                 OciError::new(ErrorCode::RangeInvalid, "the Range header is malformed")
                     .with_header(header::CONTENT_RANGE, format!("bytes */{size}"))
             })?;
@@ -92,33 +66,4 @@ pub async fn delete(req: OciRequest, repo: RepositoryRef, digest: &str) -> Handl
         .delete_blob(&req.principal, &repo, &digest)
         .await?;
     Ok(accepted_response())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn ranges_parse() {
-        assert_eq!(
-            parse_range("bytes=0-9"),
-            Some(ByteRange::From {
-                start: 0,
-                end: Some(9)
-            })
-        );
-        assert_eq!(
-            parse_range("bytes=5-"),
-            Some(ByteRange::From {
-                start: 5,
-                end: None
-            })
-        );
-        assert_eq!(parse_range("bytes=-3"), Some(ByteRange::Suffix(3)));
-        assert_eq!(parse_range("bytes=9-1"), None);
-        assert_eq!(parse_range("bytes=0-1,4-5"), None);
-        assert_eq!(parse_range("items=0-1"), None);
-        assert_eq!(parse_range("bytes=-0"), None);
-        assert_eq!(parse_range("bytes=x-1"), None);
-    }
 }

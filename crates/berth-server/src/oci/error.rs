@@ -6,6 +6,7 @@ use berth_core::{AuthFailure, CoreError};
 use berth_oci::ErrorCode;
 
 use super::API_VERSION;
+use crate::unread_body::DrainLimit;
 
 /// An error as a `/v2` client sees it.
 #[derive(Debug)]
@@ -15,6 +16,7 @@ pub struct OciError {
     message: String,
     detail: Option<serde_json::Value>,
     headers: Vec<(HeaderName, String)>,
+    drain_limit: Option<DrainLimit>,
 }
 
 impl OciError {
@@ -25,6 +27,7 @@ impl OciError {
             message: message.into(),
             detail: None,
             headers: Vec::new(),
+            drain_limit: None,
         }
     }
 
@@ -35,6 +38,13 @@ impl OciError {
 
     pub fn with_header(mut self, name: HeaderName, value: String) -> OciError {
         self.headers.push((name, value));
+        self
+    }
+
+    /// Lets the connection layer discard up to `limit` unread body bytes after this refusal,
+    /// so a client in the middle of sending them reads it (see [`crate::unread_body`]).
+    pub fn with_drain_limit(mut self, limit: u64) -> OciError {
+        self.drain_limit = Some(DrainLimit(limit));
         self
     }
 
@@ -101,6 +111,8 @@ impl From<CoreError> for OciError {
             CoreError::ImageAlreadyExists { .. } => OciError::new(C::TagInvalid, msg),
             CoreError::ImageDigestMismatch { .. } => OciError::new(C::DigestInvalid, msg),
             CoreError::BlobUnknown => OciError::new(C::BlobUnknown, msg),
+            CoreError::BlobReferenced(_) => OciError::new(C::Denied, msg),
+            CoreError::TooManyUploads { .. } => OciError::new(C::TooManyRequests, msg),
             CoreError::TagDigestMismatch => OciError::new(C::ManifestInvalid, msg),
             CoreError::ImageReferencedByIndex(_) => OciError::new(C::Denied, msg),
             CoreError::LayerAlreadyExists { .. } => OciError::new(C::BlobUploadInvalid, msg),
@@ -138,6 +150,12 @@ impl IntoResponse for OciError {
         }
         let body = serde_json::json!({ "errors": [error] }).to_string();
         let mut response = (self.status, body).into_response();
+        response
+            .extensions_mut()
+            .insert(crate::access_log::ErrorCode(self.code.as_str()));
+        if let Some(limit) = self.drain_limit {
+            response.extensions_mut().insert(limit);
+        }
         let headers = response.headers_mut();
         headers.insert(
             axum::http::header::CONTENT_TYPE,

@@ -7,6 +7,7 @@ use berth_core::RepositoryRef;
 use berth_oci::{ErrorCode, Reference, MAX_MANIFEST_BYTES};
 
 use super::{respond, Handled, OciError, OciRequest};
+use crate::buffered_body::BodyError;
 
 /// A reference that names something to store must be valid: PUT answers 400 with the reason.
 fn parse_reference(s: &str) -> Result<Reference, OciError> {
@@ -77,26 +78,28 @@ pub async fn get(req: OciRequest, repo: RepositoryRef, reference: &str) -> Handl
     Ok(respond(StatusCode::OK, &headers, body))
 }
 
+/// How much of an oversized manifest is read and discarded so that its sender, who is
+/// authenticated by then, reads the 413 instead of a reset; past this the connection closes.
+const OVERSIZED_MANIFEST_DRAIN: u64 = 4 * MAX_MANIFEST_BYTES as u64;
+
 pub async fn put(req: OciRequest, repo: RepositoryRef, reference: &str) -> Handled {
     let reference = parse_reference(reference)?;
-    let too_large = || {
-        OciError::new(
-            ErrorCode::SizeInvalid,
-            format!("the manifest is larger than {MAX_MANIFEST_BYTES} bytes"),
-        )
-        .with_status(StatusCode::PAYLOAD_TOO_LARGE)
-    };
-    let declared = req
-        .headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<usize>().ok());
-    if declared.is_some_and(|n| n > MAX_MANIFEST_BYTES) {
-        return Err(too_large());
-    }
-    let body = axum::body::to_bytes(req.body, MAX_MANIFEST_BYTES)
+    let body = req
+        .state
+        .bodies
+        .read(&req.headers, req.body, MAX_MANIFEST_BYTES)
         .await
-        .map_err(|_| too_large())?;
+        .map_err(|e| match e {
+            BodyError::TooLarge(_) => OciError::new(
+                ErrorCode::SizeInvalid,
+                format!("the manifest is larger than {MAX_MANIFEST_BYTES} bytes"),
+            )
+            .with_status(StatusCode::PAYLOAD_TOO_LARGE)
+            .with_drain_limit(OVERSIZED_MANIFEST_DRAIN),
+            BodyError::Busy => OciError::new(ErrorCode::TooManyRequests, e.to_string()),
+            BodyError::Interrupted(_) => OciError::new(ErrorCode::ManifestInvalid, e.to_string()),
+        })?;
+    let body = body.bytes;
     let content_type = req
         .headers
         .get(header::CONTENT_TYPE)

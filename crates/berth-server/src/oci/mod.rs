@@ -47,13 +47,15 @@ pub async fn dispatch(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let mut response = match route(state, method, &uri, headers, body).await {
+    let mut operation = crate::access_log::Operation::default();
+    let mut response = match route(state, method, &uri, headers, body, &mut operation).await {
         Ok(r) => r,
         Err(e) => e.into_response(),
     };
     response
         .headers_mut()
         .insert(API_VERSION.0, HeaderValue::from_static(API_VERSION.1));
+    response.extensions_mut().insert(operation);
     response
 }
 
@@ -63,6 +65,7 @@ async fn route(
     uri: &Uri,
     headers: HeaderMap,
     body: Body,
+    operation: &mut crate::access_log::Operation,
 ) -> Handled {
     let endpoint = route::parse(uri.path()).ok_or_else(|| {
         OciError::new(
@@ -71,7 +74,9 @@ async fn route(
         )
         .with_status(StatusCode::NOT_FOUND)
     })?;
+    operation.name = format!("{method}:{}", endpoint.kind());
     let principal = auth::authenticate(&state.registry, &headers).await?;
+    operation.access_key = Some(principal.access_key_id().to_string());
     let query = Query::<HashMap<String, String>>::try_from_uri(uri)
         .map(|q| q.0)
         .map_err(|_| OciError::new(ErrorCode::Unsupported, "the query string is malformed"))?;

@@ -15,6 +15,22 @@ pub enum OciEndpoint<'a> {
     Referrers { name: &'a str, digest: &'a str },
 }
 
+impl OciEndpoint<'_> {
+    /// The endpoint's name in the spec's terms, for logs: one word, so a log line splits.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            OciEndpoint::Base => "base",
+            OciEndpoint::Catalog => "catalog",
+            OciEndpoint::Manifest { .. } => "manifest",
+            OciEndpoint::Blob { .. } => "blob",
+            OciEndpoint::UploadStart { .. } => "upload-start",
+            OciEndpoint::Upload { .. } => "upload",
+            OciEndpoint::Tags { .. } => "tags",
+            OciEndpoint::Referrers { .. } => "referrers",
+        }
+    }
+}
+
 /// Splits `rest` at the last `/{marker}/` whose tail is one path segment.
 fn split_last<'a>(rest: &'a str, marker: &str) -> Option<(&'a str, &'a str)> {
     let (name, tail) = rest.rsplit_once(marker)?;

@@ -54,13 +54,7 @@ fn content_range_start(req: &OciRequest) -> Result<Option<u64>, OciError> {
         .with_status(StatusCode::RANGE_NOT_SATISFIABLE)
     };
     let text = value.to_str().map_err(|_| invalid())?;
-    let text = text.strip_prefix("bytes ").unwrap_or(text);
-    let (start, end) = text.split_once('-').ok_or_else(invalid)?;
-    let start: u64 = start.trim().parse().map_err(|_| invalid())?;
-    let end: u64 = end.trim().parse().map_err(|_| invalid())?;
-    if end < start {
-        return Err(invalid());
-    }
+    let (start, end) = berth_oci::range::parse_content_range(text).ok_or_else(invalid)?;
     let length = req
         .headers
         .get(header::CONTENT_LENGTH)

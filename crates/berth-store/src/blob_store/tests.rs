@@ -32,7 +32,7 @@ fn ranges_are_clamped_or_refused() {
 
 #[tokio::test]
 async fn chunked_upload_commits_only_with_the_right_digest() {
-    let store = BlobStore::open(tempdir("commit")).await.unwrap();
+    let store = BlobStore::open(tempdir("commit"), 100).await.unwrap();
     let id = UploadKey {
         id: UploadId::new_random(),
         owner: 1,
@@ -74,7 +74,7 @@ async fn chunked_upload_commits_only_with_the_right_digest() {
 
 #[tokio::test]
 async fn digest_mismatch_leaves_no_blob() {
-    let store = BlobStore::open(tempdir("mismatch")).await.unwrap();
+    let store = BlobStore::open(tempdir("mismatch"), 100).await.unwrap();
     let id = UploadKey {
         id: UploadId::new_random(),
         owner: 1,
@@ -95,7 +95,7 @@ async fn digest_mismatch_leaves_no_blob() {
 
 #[tokio::test]
 async fn interrupted_chunk_is_cut_back() {
-    let store = BlobStore::open(tempdir("cut")).await.unwrap();
+    let store = BlobStore::open(tempdir("cut"), 100).await.unwrap();
     let id = UploadKey {
         id: UploadId::new_random(),
         owner: 1,
@@ -120,7 +120,7 @@ async fn interrupted_chunk_is_cut_back() {
 #[tokio::test]
 async fn a_failed_put_leaves_no_upload_behind() {
     let dir = tempdir("put");
-    let store = BlobStore::open(&dir).await.unwrap();
+    let store = BlobStore::open(&dir, 100).await.unwrap();
     let key = || UploadKey {
         id: UploadId::new_random(),
         owner: 1,
@@ -146,7 +146,7 @@ async fn a_failed_put_leaves_no_upload_behind() {
 
 #[tokio::test]
 async fn an_upload_is_invisible_to_other_owners() {
-    let store = BlobStore::open(tempdir("owner")).await.unwrap();
+    let store = BlobStore::open(tempdir("owner"), 100).await.unwrap();
     let id = UploadKey {
         id: UploadId::new_random(),
         owner: 1,
@@ -167,7 +167,7 @@ async fn an_upload_is_invisible_to_other_owners() {
 /// belongs, whichever way (direct or buffered) it was written.
 #[tokio::test]
 async fn unaligned_chunks_across_buffers_read_back_whole() {
-    let store = BlobStore::open(tempdir("unaligned")).await.unwrap();
+    let store = BlobStore::open(tempdir("unaligned"), 100).await.unwrap();
     let id = UploadKey {
         id: UploadId::new_random(),
         owner: 1,
@@ -215,14 +215,113 @@ async fn upload_resumes_after_state_is_lost() {
         owner: 1,
     };
     {
-        let store = BlobStore::open(&dir).await.unwrap();
+        let store = BlobStore::open(&dir, 100).await.unwrap();
         store.start_upload(id).await.unwrap();
         store.append(id, None, body(&[b"first"])).await.unwrap();
     }
-    let store = BlobStore::open(&dir).await.unwrap();
+    let store = BlobStore::open(&dir, 100).await.unwrap();
     store.append(id, Some(5), body(&[b"second"])).await.unwrap();
     store
         .commit(id, None, &Digest::sha256_of(b"firstsecond"), body(&[]))
         .await
         .unwrap();
+}
+
+#[tokio::test]
+async fn a_repository_has_at_most_its_limit_of_uploads_in_progress() {
+    let store = BlobStore::open(tempdir("limit"), 2).await.unwrap();
+    let session = |owner| UploadKey {
+        id: UploadId::new_random(),
+        owner,
+    };
+    let (a, b) = (session(1), session(1));
+    store.start_upload(a).await.unwrap();
+    store.start_upload(b).await.unwrap();
+    assert!(matches!(
+        store.start_upload(session(1)).await,
+        Err(StoreError::TooManyUploads { limit: 2 })
+    ));
+    // Another repository's sessions are counted apart.
+    store.start_upload(session(2)).await.unwrap();
+    // A session that ends frees its place.
+    store.cancel(a).await.unwrap();
+    store.start_upload(session(1)).await.unwrap();
+}
+
+#[tokio::test]
+async fn the_sweep_removes_only_sessions_unwritten_since_the_cutoff() {
+    let dir = tempdir("sweep");
+    let store = BlobStore::open(&dir, 100).await.unwrap();
+    let key = |owner| UploadKey {
+        id: UploadId::new_random(),
+        owner,
+    };
+    let (old, fresh) = (key(1), key(1));
+    store.start_upload(old).await.unwrap();
+    store.append(old, None, body(&[b"abc"])).await.unwrap();
+    let cutoff = std::time::SystemTime::now() + std::time::Duration::from_secs(1);
+    std::fs::write(dir.join("uploads").join("not-a-session"), b"x").unwrap();
+    assert_eq!(store.sweep_uploads(cutoff).await.unwrap(), 1);
+    assert!(matches!(
+        store.upload_size(old).await,
+        Err(StoreError::UploadUnknown)
+    ));
+    store.start_upload(fresh).await.unwrap();
+    let past = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+    assert_eq!(store.sweep_uploads(past).await.unwrap(), 0);
+    assert_eq!(store.upload_size(fresh).await.unwrap(), 0);
+    assert!(dir.join("uploads").join("not-a-session").exists());
+}
+
+mod chunking {
+    //! A chunked upload split at any offsets gives the same blob as a monolithic one.
+
+    use super::*;
+    use proptest::prelude::*;
+
+    fn stream(chunk: Vec<u8>) -> impl Stream<Item = Result<Bytes, String>> + Send + 'static {
+        futures_util::stream::iter(vec![Ok(Bytes::from(chunk))])
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig {
+            cases: 24,
+            failure_persistence: None,
+            ..ProptestConfig::default()
+        })]
+
+        #[test]
+        fn chunked_and_monolithic_uploads_store_the_same_blob(
+            data in prop::collection::vec(any::<u8>(), 0..(5 << 20)),
+            cuts in prop::collection::vec(any::<prop::sample::Index>(), 0..6),
+        ) {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(async {
+                let mut offsets: Vec<usize> = cuts.iter().map(|i| i.index(data.len() + 1)).collect();
+                offsets.push(0);
+                offsets.push(data.len());
+                offsets.sort_unstable();
+                offsets.dedup();
+                let digest = berth_oci::Digest::sha256_of(&data);
+                let store = BlobStore::open(tempdir("proptest-chunked"), 100).await.unwrap();
+                let key = UploadKey { id: UploadId::new_random(), owner: 1 };
+                store.start_upload(key).await.unwrap();
+                for pair in offsets.windows(2) {
+                    let chunk = data[pair[0]..pair[1]].to_vec();
+                    store.append(key, Some(pair[0] as u64), stream(chunk)).await.unwrap();
+                }
+                let size = store.commit(key, None, &digest, stream(Vec::new())).await.unwrap();
+                assert_eq!(size, data.len() as u64);
+                let chunked = std::fs::read(store.blob_path(&digest)).unwrap();
+                let whole = BlobStore::open(tempdir("proptest-whole"), 100).await.unwrap();
+                let key = UploadKey { id: UploadId::new_random(), owner: 1 };
+                assert_eq!(whole.put(key, &digest, stream(data.clone())).await.unwrap(), size);
+                let monolithic = std::fs::read(whole.blob_path(&digest)).unwrap();
+                assert!(chunked == data && monolithic == data);
+            });
+        }
+    }
 }
