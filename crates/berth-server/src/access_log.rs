@@ -16,8 +16,21 @@ use axum::response::Response;
 /// OCI endpoint), the error code it refused with, and the access key it was signed with.
 #[derive(Clone, Debug, Default)]
 pub struct Operation {
-    pub name: String,
+    /// The OCI method, printed before the name (`PATCH:upload`); none for AWS operations.
+    pub method: Option<axum::http::Method>,
+    /// The ECR target or OCI endpoint; borrowed where it is a constant, so the hot path does
+    /// not allocate for a log line it rarely writes.
+    pub name: std::borrow::Cow<'static, str>,
     pub access_key: Option<String>,
+}
+
+impl std::fmt::Display for Operation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.method {
+            Some(method) => write!(f, "{method}:{}", self.name),
+            None => f.write_str(&self.name),
+        }
+    }
 }
 
 /// The id of the request being served, for handlers that also put it in their bodies (STS).
@@ -38,7 +51,11 @@ pub async fn access_log(mut request: Request, next: Next) -> Response {
     }
     let aws_door = path == "/";
     let had_credentials = request.headers().contains_key(header::AUTHORIZATION);
-    let request_id = uuid::Uuid::new_v4().to_string();
+    // A v4 UUID from the thread's userspace generator: `Uuid::new_v4` asks the kernel for
+    // every id, a system call on the manifest GET hot path.
+    let request_id = uuid::Builder::from_random_bytes(rand::random())
+        .into_uuid()
+        .to_string();
     request
         .extensions_mut()
         .insert(RequestId(request_id.clone()));
@@ -55,16 +72,15 @@ pub async fn access_log(mut request: Request, next: Next) -> Response {
         response.headers_mut().insert(name, v);
     }
     let operation = response
-        .extensions()
-        .get::<Operation>()
-        .cloned()
+        .extensions_mut()
+        .remove::<Operation>()
         .unwrap_or_default();
     let code = response
         .extensions()
         .get::<ErrorCode>()
         .map_or("-", |c| c.0);
     let key = operation.access_key.as_deref().unwrap_or("-");
-    let op = operation.name.as_str();
+    let op = &operation;
     let status = status.as_u16();
     if response.status().is_server_error() {
         tracing::warn!(%request_id, %method, %path, %op, status, %code, %key, micros, "request failed");

@@ -64,6 +64,7 @@ pub async fn handle(
             .extensions_mut()
             .insert(crate::access_log::Operation {
                 name: "sts".into(),
+                method: None,
                 access_key,
             });
         return response;
@@ -130,7 +131,8 @@ pub async fn handle(
     response
         .extensions_mut()
         .insert(crate::access_log::Operation {
-            name: operation_name,
+            name: operation_name.into(),
+            method: None,
             access_key,
         });
     response

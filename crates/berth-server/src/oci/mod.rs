@@ -74,7 +74,8 @@ async fn route(
         )
         .with_status(StatusCode::NOT_FOUND)
     })?;
-    operation.name = format!("{method}:{}", endpoint.kind());
+    operation.method = Some(method.clone());
+    operation.name = endpoint.kind().into();
     let principal = auth::authenticate(&state.registry, &headers).await?;
     operation.access_key = Some(principal.access_key_id().to_string());
     let query = Query::<HashMap<String, String>>::try_from_uri(uri)
