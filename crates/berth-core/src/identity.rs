@@ -293,19 +293,6 @@ impl Registry {
         })
     }
 
-    /// Authenticates an access key pair, as the admin API receives it.
-    pub async fn authenticate_key(
-        &self,
-        key_id: &str,
-        secret: &str,
-    ) -> Result<Principal, CoreError> {
-        let (id, row) = self.access_key(key_id).await?;
-        if !self.open_secret(&row)?.matches(secret) {
-            return Err(CoreError::Unauthenticated(AuthFailure::Invalid));
-        }
-        Self::principal_of(id, row)
-    }
-
     /// The first half of SigV4 authentication, from the headers alone, so that nothing of a
     /// stranger's body is read: the key must exist, the scope must name this registry's region
     /// and `service` (`ecr`, `sts`, `berth`), the date must be within the allowed skew, and

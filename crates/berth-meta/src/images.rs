@@ -273,7 +273,7 @@ impl Meta {
         digest: &str,
     ) -> Result<bool, MetaError> {
         let mut tx = self.write_repository(repository_id).await?;
-        if referenced_by_index(&mut tx, repository_id, digest).await? {
+        if is_referenced_in(&mut tx, repository_id, digest).await? {
             return Err(MetaError::ReferencedByIndex);
         }
         for sql in [
@@ -330,7 +330,7 @@ impl Meta {
         .fetch_one(&mut *tx.tx)
         .await?;
         // The image goes with its last tag, unless an index still needs it.
-        if remaining == 0 && !referenced_by_index(&mut tx, repository_id, &digest).await? {
+        if remaining == 0 && !is_referenced_in(&mut tx, repository_id, &digest).await? {
             for sql in [
                 "DELETE FROM manifest_references WHERE repository_id = $1 AND parent = $2",
                 "DELETE FROM manifests WHERE repository_id = $1 AND digest = $2",
@@ -473,16 +473,6 @@ impl Meta {
 
 /// Whether a manifest in the repository lists `digest`, seen from inside a write transaction.
 pub(crate) async fn is_referenced_in(
-    tx: &mut WriteTx<'_>,
-    repository_id: i64,
-    digest: &str,
-) -> Result<bool, MetaError> {
-    references(&mut *tx.tx, repository_id, digest).await
-}
-
-/// Whether another manifest in the repository (an index) lists `digest` as a child, seen
-/// from inside a write transaction.
-async fn referenced_by_index(
     tx: &mut WriteTx<'_>,
     repository_id: i64,
     digest: &str,

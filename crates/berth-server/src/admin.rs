@@ -2,8 +2,9 @@
 //!
 //! Requests are `POST` with JSON bodies, signed with SigV4 for service `berth` in this
 //! registry's region, as the `berth` CLI signs them: no secret crosses the wire. The signature
-//! envelope is checked before the body is read ([`AdminCall`]). Errors use ECR's shape, `{"__type": …, "message": …}`, with ECR's exception
-//! names, so the CLI prints what `aws ecr` would.
+//! envelope is checked before the body is read ([`AdminCall`]). Errors use ECR's shape,
+//! `{"__type": …, "message": …}`, with ECR's exception names, so the CLI prints what `aws ecr`
+//! would.
 
 use axum::extract::{FromRequest, Request, State};
 use axum::http::StatusCode;

@@ -75,8 +75,9 @@ pub async fn handle(
         .unwrap_or(target)
         .to_owned();
     let result = async {
-        let (principal, body) = authenticated?;
-        let body = body.bytes;
+        // The buffered body stays held (and counted in the budget) until the call is done.
+        let (principal, buffered) = authenticated?;
+        let body = &buffered.bytes;
         let operation = target
             .strip_prefix(TARGET_PREFIX)
             .and_then(EcrOperation::parse)
@@ -96,7 +97,7 @@ pub async fn handle(
                 format!("Content-Type must be application/x-amz-json-1.1, not {content_type:?}"),
             ));
         }
-        let request: serde_json::Value = serde_json::from_slice(&body).map_err(|e| {
+        let request: serde_json::Value = serde_json::from_slice(body).map_err(|e| {
             EcrError::new(
                 "SerializationException",
                 format!("the request body is not valid JSON: {e}"),

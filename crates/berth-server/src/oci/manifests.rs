@@ -84,7 +84,8 @@ const OVERSIZED_MANIFEST_DRAIN: u64 = 4 * MAX_MANIFEST_BYTES as u64;
 
 pub async fn put(req: OciRequest, repo: RepositoryRef, reference: &str) -> Handled {
     let reference = parse_reference(reference)?;
-    let body = req
+    // Held, and counted in the budget, until the manifest is stored.
+    let buffered = req
         .state
         .bodies
         .read(&req.headers, req.body, MAX_MANIFEST_BYTES)
@@ -99,7 +100,6 @@ pub async fn put(req: OciRequest, repo: RepositoryRef, reference: &str) -> Handl
             BodyError::Busy => OciError::new(ErrorCode::TooManyRequests, e.to_string()),
             BodyError::Interrupted(_) => OciError::new(ErrorCode::ManifestInvalid, e.to_string()),
         })?;
-    let body = body.bytes;
     let content_type = req
         .headers
         .get(header::CONTENT_TYPE)
@@ -107,7 +107,13 @@ pub async fn put(req: OciRequest, repo: RepositoryRef, reference: &str) -> Handl
     let pushed = req
         .state
         .registry
-        .put_manifest(&req.principal, &repo, &reference, content_type, &body)
+        .put_manifest(
+            &req.principal,
+            &repo,
+            &reference,
+            content_type,
+            &buffered.bytes,
+        )
         .await?;
     let mut headers = vec![
         (
