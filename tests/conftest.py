@@ -11,6 +11,7 @@ import os
 import shutil
 import signal
 import socket
+import sqlite3
 import subprocess
 import tempfile
 import time
@@ -138,6 +139,15 @@ class Server:
             input=input,
             env=env or self.env(),
         )
+
+    def sql(self, statement):
+        """Runs one statement on the server's metadata database, as an operator (or an older
+        release) would, for tests of states the API cannot reach. Stop the server first."""
+        if self.metadata:
+            subprocess.run(["psql", self.metadata, "-q", "-c", statement], check=True)
+        else:
+            with sqlite3.connect(os.path.join(self.data_dir, "berth.db")) as db:
+                db.execute(statement)
 
     def token(self):
         if self._token is None:

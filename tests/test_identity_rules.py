@@ -89,6 +89,28 @@ def test_a_deleted_environment_root_key_stays_deleted(server):
     assert [k["AccessKeyId"] for k in keys] == [second["AccessKeyId"]]
 
 
+def test_a_recreated_key_does_not_revive_the_tokens_of_the_deleted_one(server):
+    # Releases before 0.1.1 re-created a deleted environment root key at every start; a data
+    # directory upgraded from one has no record that the key was installed, so the next start
+    # installs it again under the same id and secret. Tokens name the key's creation, so the
+    # old ones stay dead while new ones work.
+    second = iam(server, "create-access-key", "--user-name", "root")["AccessKey"]
+    other = server.env(AWS_ACCESS_KEY_ID=second["AccessKeyId"],
+                       AWS_SECRET_ACCESS_KEY=second["SecretAccessKey"])
+    old_token = server.token()
+    assert requests.get(server.url + "/v2/_catalog", auth=("AWS", old_token)).status_code == 200
+    iam(server, "delete-access-key", ROOT_KEY, env=other)
+    server.stop()
+    server.sql("DELETE FROM settings WHERE name LIKE 'environment_root_key_installed:%'")
+    server.start()
+    assert "stays deleted" not in server.server_log()
+    r = requests.get(server.url + "/v2/_catalog", auth=("AWS", old_token))
+    assert r.status_code == 401, r.text
+    new_token = server.berth("login-password").stdout.strip()
+    assert new_token != old_token
+    assert requests.get(server.url + "/v2/_catalog", auth=("AWS", new_token)).status_code == 200
+
+
 def test_root_has_at_most_two_access_keys(server):
     iam(server, "create-access-key", "--user-name", "root")
     r = iam(server, "create-access-key", "--user-name", "root", check=False)

@@ -8,6 +8,9 @@ use berth_iam::{AccessKeyId, AccountId};
 pub struct Principal {
     account: AccountId,
     access_key_id: AccessKeyId,
+    /// Which creation of the key authenticated the caller, so that tokens issued from it die
+    /// with it ([`berth_iam::SecretSealer::creation_stamp`]).
+    key_creation: u64,
     user_name: String,
 }
 
@@ -15,17 +18,18 @@ impl Principal {
     pub(crate) fn new(
         account: AccountId,
         access_key_id: AccessKeyId,
+        key_creation: u64,
         user_name: String,
     ) -> Principal {
         Principal {
             account,
             access_key_id,
+            key_creation,
             user_name,
         }
     }
 
-    /// The IAM user the key belongs to; `root` for the account's root key. Principals from a
-    /// registry token carry the user named when the token was issued.
+    /// The IAM user the key belongs to; `root` for the account's root key.
     pub fn user_name(&self) -> &str {
         &self.user_name
     }
@@ -45,6 +49,10 @@ impl Principal {
 
     pub fn access_key_id(&self) -> &AccessKeyId {
         &self.access_key_id
+    }
+
+    pub(crate) fn key_creation(&self) -> u64 {
+        self.key_creation
     }
 }
 

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use berth_iam::{AccessKeyId, AccountId, SecretAccessKey, TokenError, TokenSigner};
+use berth_iam::{AccessKeyId, AccountId, SecretAccessKey, SecretSealer, TokenError, TokenSigner};
 use berth_meta::accounts::AccessKeyRow;
 use berth_meta::Meta;
 use berth_store::BlobStore;
@@ -237,7 +237,8 @@ impl Registry {
     }
 
     /// Authenticates a registry token (the docker login password). The token's key must still
-    /// exist: deleting a key revokes the tokens issued for it.
+    /// exist, in the creation it was issued for: deleting a key revokes the tokens issued for
+    /// it, and creating it again under the same id does not bring them back.
     pub async fn authenticate_token(&self, token: &str) -> Result<Principal, CoreError> {
         let claims = match self.signer.verify(token, self.clock.now()) {
             Ok(claims) => claims,
@@ -248,17 +249,24 @@ impl Registry {
                 return Err(CoreError::Unauthenticated(AuthFailure::Invalid))
             }
         };
-        if !self.live_keys.recently_seen(claims.access_key_id.as_str()) {
-            let (id, row) = self.access_key(claims.access_key_id.as_str()).await?;
-            if row.account_id != claims.account.as_str() {
-                return Err(CoreError::Unauthenticated(AuthFailure::Invalid));
+        let key = match self.live_keys.recently_seen(claims.access_key_id.as_str()) {
+            Some(key) => key,
+            None => {
+                let (id, row) = self.access_key(claims.access_key_id.as_str()).await?;
+                if row.account_id != claims.account.as_str() {
+                    return Err(CoreError::Unauthenticated(AuthFailure::Invalid));
+                }
+                self.live_keys.seen(id.as_str(), LiveKey::of(&row))
             }
-            self.live_keys.seen(id.as_str());
+        };
+        if key.creation != claims.key_creation {
+            return Err(CoreError::Unauthenticated(AuthFailure::Invalid));
         }
         Ok(Principal::new(
             claims.account,
             claims.access_key_id,
-            String::new(),
+            key.creation,
+            key.user_name,
         ))
     }
 
@@ -281,7 +289,8 @@ impl Registry {
             .account_id
             .parse()
             .map_err(|e| CoreError::Internal(format!("stored account id: {e}")))?;
-        Ok(Principal::new(account, id, row.user_name))
+        let creation = SecretSealer::creation_stamp(&row.secret);
+        Ok(Principal::new(account, id, creation, row.user_name))
     }
 
     fn open_secret(&self, row: &AccessKeyRow) -> Result<SecretAccessKey, CoreError> {
@@ -327,6 +336,7 @@ impl Registry {
         self.signer.issue(
             principal.account(),
             principal.access_key_id(),
+            principal.key_creation(),
             self.clock.now(),
         )
     }
@@ -360,20 +370,39 @@ impl SignedCaller {
 /// Monotonic time is right here: this is a cache lifetime, not a rule about wall-clock dates.
 #[derive(Default)]
 pub(crate) struct LiveKeys {
-    seen: std::sync::Mutex<std::collections::HashMap<String, std::time::Instant>>,
+    seen: std::sync::Mutex<std::collections::HashMap<String, (std::time::Instant, LiveKey)>>,
+}
+
+/// What the token path needs to know of a live key.
+#[derive(Clone)]
+pub(crate) struct LiveKey {
+    creation: u64,
+    user_name: String,
+}
+
+impl LiveKey {
+    fn of(row: &AccessKeyRow) -> LiveKey {
+        LiveKey {
+            creation: SecretSealer::creation_stamp(&row.secret),
+            user_name: row.user_name.clone(),
+        }
+    }
 }
 
 pub(crate) const LIVE_KEY_TTL: std::time::Duration = std::time::Duration::from_secs(5);
 
 impl LiveKeys {
-    fn recently_seen(&self, key: &str) -> bool {
+    fn recently_seen(&self, key: &str) -> Option<LiveKey> {
         let seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
-        seen.get(key).is_some_and(|at| at.elapsed() < LIVE_KEY_TTL)
+        seen.get(key)
+            .filter(|(at, _)| at.elapsed() < LIVE_KEY_TTL)
+            .map(|(_, live)| live.clone())
     }
 
-    fn seen(&self, key: &str) {
+    fn seen(&self, key: &str, live: LiveKey) -> LiveKey {
         let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
-        seen.insert(key.to_owned(), std::time::Instant::now());
+        seen.insert(key.to_owned(), (std::time::Instant::now(), live.clone()));
+        live
     }
 
     pub(crate) fn forget(&self, key: &str) {

@@ -48,6 +48,18 @@ impl SecretSealer {
         format!("{PREFIX}{}", STANDARD.encode(out))
     }
 
+    /// Names one creation of a key: the first eight bytes of the SHA-256 of its sealed secret.
+    /// Each seal draws a fresh nonce, so a key deleted and created again under the same id and
+    /// secret (an operator's `BERTH_ROOT_ACCESS_KEY_ID`) gets a new stamp, and the tokens issued
+    /// for the old one stay dead.
+    pub fn creation_stamp(stored: &str) -> u64 {
+        use sha2::Digest;
+        let hash = sha2::Sha256::digest(stored.as_bytes());
+        let mut first = [0u8; 8];
+        first.copy_from_slice(&hash[..8]);
+        u64::from_be_bytes(first)
+    }
+
     pub fn open(&self, stored: &str) -> Result<SecretAccessKey, SealError> {
         let raw = stored
             .strip_prefix(PREFIX)

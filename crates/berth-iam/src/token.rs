@@ -20,6 +20,8 @@ const MAX_TOKEN_LEN: usize = 1024;
 pub struct TokenClaims {
     pub account: AccountId,
     pub access_key_id: AccessKeyId,
+    /// Which creation of the key the token was issued for ([`crate::SecretSealer::creation_stamp`]).
+    pub key_creation: u64,
     /// Seconds since the Unix epoch.
     pub expires_at: u64,
 }
@@ -84,11 +86,20 @@ impl TokenSigner {
         String::from_utf8(claims).map_err(|_| TokenError::Malformed)
     }
 
-    /// Issues a token valid for [`TOKEN_VALIDITY`] from `now`.
-    pub fn issue(&self, account: &AccountId, key: &AccessKeyId, now: SystemTime) -> (String, u64) {
+    /// Issues a token valid for [`TOKEN_VALIDITY`] from `now`, for one creation of the key.
+    /// Tokens of the first format (`v1`), which named no creation, are no longer accepted.
+    pub fn issue(
+        &self,
+        account: &AccountId,
+        key: &AccessKeyId,
+        key_creation: u64,
+        now: SystemTime,
+    ) -> (String, u64) {
         let expires_at = unix_seconds(now + TOKEN_VALIDITY);
         (
-            self.seal(&format!("v1:{account}:{key}:{expires_at}")),
+            self.seal(&format!(
+                "v2:{account}:{key}:{key_creation:016x}:{expires_at}"
+            )),
             expires_at,
         )
     }
@@ -117,7 +128,8 @@ impl TokenSigner {
     pub fn verify(&self, token: &str, now: SystemTime) -> Result<TokenClaims, TokenError> {
         let claims = self.open(token)?;
         let mut parts = claims.split(':');
-        let (Some("v1"), Some(account), Some(key), Some(exp), None) = (
+        let (Some("v2"), Some(account), Some(key), Some(creation), Some(exp), None) = (
+            parts.next(),
             parts.next(),
             parts.next(),
             parts.next(),
@@ -129,6 +141,7 @@ impl TokenSigner {
         let claims = TokenClaims {
             account: account.parse().map_err(|_| TokenError::Malformed)?,
             access_key_id: key.parse().map_err(|_| TokenError::Malformed)?,
+            key_creation: u64::from_str_radix(creation, 16).map_err(|_| TokenError::Malformed)?,
             expires_at: exp.parse().map_err(|_| TokenError::Malformed)?,
         };
         if unix_seconds(now) >= claims.expires_at {
@@ -150,12 +163,13 @@ mod tests {
     fn token_round_trips_until_it_expires() {
         let (acct, key) = (AccountId::generate(), AccessKeyId::generate());
         let t0 = UNIX_EPOCH + Duration::from_secs(1_000_000);
-        let (token, exp) = signer().issue(&acct, &key, t0);
+        let (token, exp) = signer().issue(&acct, &key, 0xfeed, t0);
         assert_eq!(exp, 1_000_000 + 12 * 3600);
         let claims = signer()
             .verify(&token, t0 + Duration::from_secs(3600))
             .unwrap();
         assert_eq!(claims.account, acct);
+        assert_eq!(claims.key_creation, 0xfeed);
         assert_eq!(
             signer().verify(&token, t0 + TOKEN_VALIDITY),
             Err(TokenError::Expired)
@@ -179,7 +193,7 @@ mod tests {
             Err(TokenError::BadSignature)
         );
         assert_eq!(signer().verify(&grant, t0), Err(TokenError::Malformed));
-        let (token, _) = signer().issue(&AccountId::generate(), &AccessKeyId::generate(), t0);
+        let (token, _) = signer().issue(&AccountId::generate(), &AccessKeyId::generate(), 1, t0);
         assert_eq!(
             signer().verify_download(&token, t0),
             Err(TokenError::Malformed)
@@ -189,7 +203,7 @@ mod tests {
     #[test]
     fn forged_and_garbled_tokens_are_refused() {
         let (acct, key) = (AccountId::generate(), AccessKeyId::generate());
-        let (token, _) = signer().issue(&acct, &key, UNIX_EPOCH);
+        let (token, _) = signer().issue(&acct, &key, 1, UNIX_EPOCH);
         let other = TokenSigner::new(b"other");
         assert_eq!(
             other.verify(&token, UNIX_EPOCH),
@@ -207,5 +221,8 @@ mod tests {
             signer().verify(&"x".repeat(5000), UNIX_EPOCH),
             Err(TokenError::Malformed)
         );
+        // A genuine token of the first format, which named no key creation, no longer opens.
+        let v1 = signer().seal(&format!("v1:{acct}:{key}:{}", u64::MAX));
+        assert_eq!(signer().verify(&v1, UNIX_EPOCH), Err(TokenError::Malformed));
     }
 }
