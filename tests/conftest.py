@@ -21,7 +21,7 @@ import pytest
 import requests
 
 BERTH = os.environ.get("BERTH_BIN") or os.path.join(
-    os.path.dirname(__file__), "..", "target", "release", "berth"
+    os.path.dirname(__file__), "..", "target", "quick", "berth"
 )
 ROOT_KEY = "AKIABERTHTESTROOT001"
 ROOT_SECRET = "berth-test-root-secret-0123456789abcdef"

@@ -10,6 +10,7 @@
 mod client;
 mod curl;
 mod measures;
+mod pulls;
 mod servers;
 mod wrk;
 
@@ -18,8 +19,8 @@ use clap::Parser;
 #[derive(Parser)]
 #[command(about = "Benchmark berth against CNCF distribution")]
 struct Args {
-    /// The berth binary, as shipped: `cargo build --profile dist -p berth`.
-    #[arg(long, default_value = "target/dist/berth")]
+    /// The berth binary, as the README builds and ships it: `cargo build --release -p berth`.
+    #[arg(long, default_value = "target/release/berth")]
     berth: String,
     /// The distribution binary (Debian's docker-registry).
     #[arg(long, default_value = "/usr/bin/docker-registry")]

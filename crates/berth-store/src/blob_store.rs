@@ -512,7 +512,7 @@ impl BlobStore {
                     .0
             }
         };
-        match append_stream(path.clone(), file, current, hasher.clone(), body).await {
+        match append_stream(file, current, hasher.clone(), body).await {
             Ok((_file, hasher, written)) => {
                 let size = current + written;
                 *state = Some(HashState { hasher, size });

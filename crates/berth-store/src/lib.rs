@@ -2,8 +2,8 @@
 //!
 //! [`BlobStore`] keeps committed blobs under `blobs/<key-id>/<algorithm>/<xx>/<hex>` and uploads
 //! in progress under `uploads/<uuid>.<owner>`. Bytes are hashed in the same pass that writes them,
-//! on blocking threads so the async runtime never waits on the disk, and are written past the
-//! page cache where the file system allows it ([`direct`]).
+//! on blocking threads so the async runtime never waits on the disk, through the page cache
+//! with their writeback paced as they go ([`writeback`]), so that the first pull finds them there.
 //!
 //! **Invariants:**
 //! - A blob path exists only after its bytes hashed to its digest and were fsynced, renamed into
@@ -14,9 +14,9 @@
 //! Start reading at [`BlobStore::append`] and [`BlobStore::commit`].
 
 mod blob_store;
-mod direct;
 mod error;
 mod reader;
+mod writeback;
 mod writer;
 
 pub use blob_store::{BlobRead, BlobStore, UploadId, UploadKey};

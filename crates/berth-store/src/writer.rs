@@ -2,20 +2,19 @@
 //!
 //! Blocking work runs only when bytes are ready: the async side gathers the body's frames as
 //! they arrive, and whenever no batch is being written it hands what it has to one blocking
-//! task, which hashes it and packs it into block-aligned buffers that a flush thread writes to
-//! disk (see [`crate::direct`]). Receiving the next batch overlaps hashing and writing this
+//! task, which hashes it and packs it into buffers that a flush thread writes, pacing their
+//! writeback (see [`crate::writeback`]). Receiving the next batch overlaps hashing and writing this
 //! one, and a body that stalls holds no thread of the blocking pool: hundreds of stalled
 //! uploads cannot starve other requests' file work (issue 15, point 4).
 
 use std::fs::File;
-use std::path::PathBuf;
 
 use berth_oci::Hasher;
 use bytes::Bytes;
 use futures_util::{Stream, StreamExt};
 
 use crate::blob_store::io_blocking;
-use crate::direct::BlockWriter;
+use crate::writeback::BlockWriter;
 use crate::StoreError;
 
 /// Bytes gathered while a batch is being written, before the body is read no further: this
@@ -25,7 +24,6 @@ const MAX_PENDING: usize = 4 * 1024 * 1024;
 
 /// What the blocking side owns between batches.
 struct Disk {
-    path: PathBuf,
     /// The file until the writer is made, on the first batch.
     file: Option<File>,
     len: u64,
@@ -35,28 +33,28 @@ struct Disk {
 }
 
 impl Disk {
-    fn writer(&mut self) -> std::io::Result<&mut BlockWriter> {
+    fn writer(&mut self) -> &mut BlockWriter {
         if self.writer.is_none() {
             let file = self
                 .file
                 .take()
                 .expect("the file is held until the writer is made");
-            self.writer = Some(BlockWriter::new(self.path.clone(), file, self.len)?);
+            self.writer = Some(BlockWriter::new(file, self.len));
         }
-        Ok(self.writer.as_mut().expect("made above"))
+        self.writer.as_mut().expect("made above")
     }
 
     fn write(mut self, batch: Vec<Bytes>) -> std::io::Result<Disk> {
         for frame in batch {
             self.hasher.update(&frame);
-            self.writer()?.write(&frame)?;
+            self.writer().write(&frame)?;
             self.written += frame.len() as u64;
         }
         Ok(self)
     }
 
     fn finish(mut self) -> std::io::Result<(File, Hasher, u64)> {
-        self.writer()?;
+        self.writer();
         let writer = self.writer.take().expect("made above");
         Ok((writer.finish()?, self.hasher, self.written))
     }
@@ -92,11 +90,10 @@ impl Gathered {
     }
 }
 
-/// Appends `body` to the upload file at `path`, open as `file` and `len` bytes long, updating
+/// Appends `body` to an upload file, open as `file` and `len` bytes long, updating
 /// `hasher`. Returns the file, the hasher and the number of bytes written; the file is fsynced
 /// before returning so that what the caller acknowledges is durable.
 pub(crate) async fn append_stream<S, E>(
-    path: PathBuf,
     file: File,
     len: u64,
     hasher: Hasher,
@@ -107,7 +104,6 @@ where
     E: std::fmt::Display,
 {
     let mut disk = Some(Disk {
-        path,
         file: Some(file),
         len,
         writer: None,

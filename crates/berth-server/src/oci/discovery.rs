@@ -8,9 +8,11 @@ use berth_oci::{ErrorCode, MediaType};
 
 use super::{parse_digest, respond, Handled, OciError, OciRequest};
 
-/// Without `n`, a page holds this many entries; distribution returns everything, but an
-/// unbounded answer is a memory hazard, so a Link header leads to the rest.
-const DEFAULT_PAGE: usize = 1000;
+/// Without `n`, a page holds this many entries. distribution returns everything, but an
+/// unbounded answer is a memory hazard, so past this a Link header leads to the rest. It is
+/// the largest page, so that clients which list without `n` (docker, skopeo, crane) get all
+/// of a repository's tags in one round trip in all but the largest repositories.
+const DEFAULT_PAGE: usize = MAX_PAGE;
 /// The largest page the core returns; a larger `n` is lowered to it, so that a full page
 /// still carries the Link header to the rest.
 const MAX_PAGE: usize = 10_000;
