@@ -58,14 +58,25 @@ fn next_link(
     }
 }
 
-fn json_response(headers: Vec<(&'static str, String)>, body: serde_json::Value) -> Handled {
+/// Serializes straight to bytes: `Value::to_string` goes through `fmt::Write` a piece at a
+/// time, which was the largest cost of listing 1,000 tags after the database.
+fn json_response(headers: Vec<(&'static str, String)>, body: &impl serde::Serialize) -> Handled {
     let mut headers = headers;
     headers.push(("content-type", "application/json".into()));
-    Ok(respond(
-        StatusCode::OK,
-        &headers,
-        Body::from(body.to_string()),
-    ))
+    let bytes = serde_json::to_vec(body)
+        .map_err(|e| OciError::from(berth_core::CoreError::Internal(e.to_string())))?;
+    Ok(respond(StatusCode::OK, &headers, Body::from(bytes)))
+}
+
+#[derive(serde::Serialize)]
+struct TagList<'a> {
+    name: &'a str,
+    tags: &'a [String],
+}
+
+#[derive(serde::Serialize)]
+struct Catalog<'a> {
+    repositories: &'a [String],
 }
 
 pub async fn tags(req: OciRequest, repo: RepositoryRef) -> Handled {
@@ -78,7 +89,10 @@ pub async fn tags(req: OciRequest, repo: RepositoryRef) -> Handled {
     let link = next_link(&format!("/v2/{}/tags/list", repo.name), &tags, n, explicit);
     json_response(
         link,
-        serde_json::json!({ "name": repo.name.as_str(), "tags": tags }),
+        &TagList {
+            name: repo.name.as_str(),
+            tags: &tags,
+        },
     )
 }
 
@@ -96,7 +110,12 @@ pub async fn catalog(req: OciRequest, account: &AccountId) -> Handled {
             .collect()
     };
     let link = next_link("/v2/_catalog", &names, n, explicit);
-    json_response(link, serde_json::json!({ "repositories": names }))
+    json_response(
+        link,
+        &Catalog {
+            repositories: &names,
+        },
+    )
 }
 
 pub async fn referrers(req: OciRequest, repo: RepositoryRef, digest: &str) -> Handled {

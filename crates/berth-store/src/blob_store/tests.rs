@@ -207,6 +207,39 @@ async fn unaligned_chunks_across_buffers_read_back_whole() {
     assert_eq!(std::fs::read(store.blob_path(&digest)).unwrap(), all);
 }
 
+/// A final part past the size committed in one call streams on from the frames already read.
+#[tokio::test]
+async fn a_long_final_part_keeps_the_frames_read_before_it_streamed() {
+    let store = BlobStore::open(tempdir("long-final"), 100).await.unwrap();
+    let id = UploadKey {
+        id: UploadId::new_random(),
+        owner: 1,
+    };
+    store.start_upload(id).await.unwrap();
+    store.append(id, None, body(&[b"head:"])).await.unwrap();
+    let frames: Vec<Vec<u8>> = (0..3u8).map(|i| vec![b'a' + i; 40 * 1024]).collect();
+    let all = [b"head:".to_vec(), frames.concat()].concat();
+    let digest = Digest::sha256_of(&all);
+    let stream = |frames: &[Vec<u8>]| {
+        futures_util::stream::iter(
+            frames
+                .iter()
+                .map(|f| Ok::<_, String>(Bytes::from(f.clone())))
+                .collect::<Vec<_>>(),
+        )
+    };
+    assert!(matches!(
+        store.commit(id, Some(4), &digest, stream(&frames)).await,
+        Err(StoreError::OffsetMismatch {
+            expected: 5,
+            given: 4
+        })
+    ));
+    let size = store.commit(id, Some(5), &digest, stream(&frames)).await;
+    assert_eq!(size.unwrap(), all.len() as u64);
+    assert_eq!(std::fs::read(store.blob_path(&digest)).unwrap(), all);
+}
+
 #[tokio::test]
 async fn upload_resumes_after_state_is_lost() {
     let dir = tempdir("resume");
