@@ -32,6 +32,19 @@ pub enum MetaError {
     KeyLimitExceeded,
     #[error("the resource would have {count} tags")]
     TooManyTags { count: usize },
+    #[error(
+        "the metadata database was migrated by a newer berth (it has schema migration {applied}, \
+         this binary knows up to {known}): run that release or a later one, or restore the \
+         database from a backup taken before the upgrade"
+    )]
+    SchemaTooNew { applied: i64, known: i64 },
+    #[error(
+        "schema migration {0} applied to the metadata database differs from this binary's \
+         (checksum mismatch): the database was changed by hand or by a different build"
+    )]
+    SchemaModified(i64),
+    #[error("migrating the metadata database failed: {0}")]
+    Migration(String),
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
 }
