@@ -30,8 +30,13 @@ def test_a_database_migrated_by_a_newer_berth_is_refused(server):
 def test_a_database_from_the_previous_release_is_adopted(server):
     server.create_repo("before-upgrade")
     server.stop()
-    # What releases up to 0.1.x left: their own record of migrations 1 to 4, no sqlx table.
-    server.sql("DROP TABLE _sqlx_migrations")
+    # What releases up to 0.1.x left: the schema of migrations 1 to 4 (so this one's fifth
+    # is undone), their own record of them, and no sqlx table.
+    for statement in ["DROP INDEX jobs_due", "DROP TABLE schedules",
+                      *[f"ALTER TABLE jobs DROP COLUMN {c}"
+                        for c in ("state", "locked_by", "last_error", "created_at")],
+                      "DROP TABLE _sqlx_migrations"]:
+        server.sql(statement)
     server.sql("CREATE TABLE berth_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)")
     server.sql("INSERT INTO berth_migrations (version, applied_at) VALUES (1, 0), (2, 0), (3, 0), (4, 0)")
     server.start()

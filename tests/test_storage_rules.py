@@ -10,6 +10,7 @@ import botocore.exceptions
 import pytest
 import requests
 
+from conftest import Server
 from ecr import aws, ecr_client
 from oci import descriptor, error_code, push_blob, push_image, put_manifest, sha256, OCI_MANIFEST
 
@@ -141,3 +142,36 @@ def test_a_refusal_is_logged_with_operation_code_key_and_request_id(server):
     assert quiet not in log
     line = next(l for l in log.splitlines() if loud in l)
     assert "op=GET:base" in line and "code=UNAUTHORIZED" in line
+
+
+def test_one_node_of_two_sweeps_expired_uploads_per_period(tmp_path):
+    # Two nodes on one PostgreSQL database and one data directory: the sweep is a schedule
+    # whose lease one node holds per period, so exactly one of them sweeps.
+    nodes = [Server("postgres", str(tmp_path / name)) for name in ("a", "b")]
+    for n in nodes:
+        os.makedirs(n.dir, exist_ok=True)
+    a, b = nodes
+    b.metadata, b.data_dir = a.metadata, a.data_dir
+    try:
+        a.start()
+        a.create_repo("shared")
+        for _ in range(2):
+            assert a.request("POST", "/v2/shared/blobs/uploads/").status_code == 202
+        uploads = os.path.join(a.data_dir, "uploads")
+        assert len(os.listdir(uploads)) == 2
+        a.stop()
+        later, debug = str(25 * 3600), "info,berth=debug"
+        a.start(BERTH_CLOCK_OFFSET_SECONDS=later, RUST_LOG=debug)
+        b.start(BERTH_CLOCK_OFFSET_SECONDS=later, RUST_LOG=debug)
+        deadline = time.time() + 10
+        while os.listdir(uploads) and time.time() < deadline:
+            time.sleep(0.1)
+        assert os.listdir(uploads) == []
+        time.sleep(1)
+        # Every run of the sweep logs, at debug when it found nothing: only one node ran it.
+        runs = [n for n in nodes if re.search("removed expired upload sessions|swept upload sessions",
+                                              n.server_log())]
+        assert runs == [a], [n.server_log()[-800:] for n in nodes]
+    finally:
+        for n in nodes:
+            n.kill()

@@ -223,6 +223,7 @@ impl Registry {
             sealer,
             live_keys: LiveKeys::default(),
             pull_log: Default::default(),
+            node_id: crate::schedules::new_node_id(),
             config,
             default_account: account.clone(),
         };

@@ -21,6 +21,7 @@ pub mod mutability;
 pub mod ops;
 mod pull_log;
 mod registry;
+mod schedules;
 
 pub use access::{Action, Principal};
 pub use berth_store::{BlobRead, UploadId};

@@ -55,6 +55,8 @@ pub struct Registry {
     pub(crate) sealer: berth_iam::SecretSealer,
     pub(crate) live_keys: crate::identity::LiveKeys,
     pub(crate) pull_log: crate::pull_log::PullLog,
+    /// Names this process in leases it holds in the database (schedules, jobs).
+    pub(crate) node_id: String,
     pub(crate) config: RegistryConfig,
     pub(crate) default_account: AccountId,
 }

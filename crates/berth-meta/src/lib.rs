@@ -11,12 +11,13 @@
 //! - Timestamps are milliseconds since the Unix epoch, handed in by the caller's clock.
 //!
 //! Start at [`Meta::connect`], then the query modules by table: [`accounts`], [`repositories`],
-//! [`blobs`], [`images`].
+//! [`blobs`], [`images`], and the durable job queue, [`jobs`].
 
 pub mod accounts;
 pub mod blobs;
 mod error;
 pub mod images;
+pub mod jobs;
 mod pool;
 pub mod repositories;
 mod schema;

@@ -444,7 +444,9 @@ impl BlobStore {
                     .commit_whole(key, &mut state, offset, expected, frames)
                     .await
             }
-            FinalPart::Interrupted(reason) => return Err(StoreError::BodyInterrupted(reason)),
+            FinalPart::Interrupted(reason) => {
+                return Err(self.refusal_of_interrupted(key, offset, reason).await)
+            }
             FinalPart::Longer(prefix) => prefix,
         };
         let rest = futures_util::stream::iter(prefix.into_iter().map(Ok::<Bytes, E>)).chain(body);
@@ -474,6 +476,28 @@ impl BlobStore {
         self.forget_upload(key);
         drop(state);
         Ok(size)
+    }
+
+    /// What to answer for a final part whose body broke before it was read whole: what the
+    /// upload's own state says first (unknown, or not at the offset given), as when the
+    /// upload is checked before its body is read; else the broken body. Nothing was written.
+    async fn refusal_of_interrupted(
+        &self,
+        key: UploadKey,
+        offset: Option<u64>,
+        reason: String,
+    ) -> StoreError {
+        match tokio::fs::metadata(self.upload_path(key)).await {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                self.forget_upload(key);
+                StoreError::UploadUnknown
+            }
+            Ok(m) if offset.is_some_and(|given| given != m.len()) => StoreError::OffsetMismatch {
+                expected: m.len(),
+                given: offset.unwrap_or_default(),
+            },
+            _ => StoreError::BodyInterrupted(reason),
+        }
     }
 
     /// Commits a final part read whole, in one blocking call (see [`whole_commit`]).

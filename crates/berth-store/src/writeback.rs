@@ -127,15 +127,38 @@ struct Target {
     file: File,
     /// Ranges whose writeback was started and not yet waited for, oldest first.
     in_flight: VecDeque<(u64, usize)>,
+    /// Cleared where the file system or a sandbox refuses `sync_file_range`: the writes then
+    /// go unpaced, and the final `fdatasync` writes everything.
+    paced: bool,
 }
 
 impl Target {
+    fn new(file: File) -> Target {
+        Target {
+            file,
+            in_flight: VecDeque::new(),
+            paced: true,
+        }
+    }
+
     /// Writes a full buffer and starts its writeback; waits for the oldest range's writeback
     /// once [`IN_FLIGHT`] are under way.
     fn write_buffer(&mut self, bytes: &[u8], offset: u64) -> std::io::Result<()> {
         self.file.write_all_at(bytes, offset)?;
-        start_writeback(&self.file, offset, bytes.len())?;
-        self.in_flight.push_back((offset, bytes.len()));
+        if self.paced {
+            if let Err(e) = self.pace(offset, bytes.len()) {
+                if !is_unsupported(&e) {
+                    return Err(e);
+                }
+                self.paced = false;
+            }
+        }
+        Ok(())
+    }
+
+    fn pace(&mut self, offset: u64, len: usize) -> std::io::Result<()> {
+        start_writeback(&self.file, offset, len)?;
+        self.in_flight.push_back((offset, len));
         if self.in_flight.len() > IN_FLIGHT {
             if let Some((offset, len)) = self.in_flight.pop_front() {
                 wait_for_writeback(&self.file, offset, len)?;
@@ -143,6 +166,14 @@ impl Target {
         }
         Ok(())
     }
+}
+
+/// Whether `e` says the call is not available here, rather than that the disk failed.
+fn is_unsupported(e: &std::io::Error) -> bool {
+    matches!(
+        e.raw_os_error(),
+        Some(libc::ENOSYS | libc::EINVAL | libc::EOPNOTSUPP)
+    )
 }
 
 /// `sync_file_range` with `flags`. No crate wraps it safely (`nix` and `rustix` have no
@@ -242,10 +273,7 @@ impl BlockWriter {
         // A first buffer that ends on a block boundary, so that every later one is aligned.
         let first = BUFFER - (len % BLOCK as u64) as usize;
         BlockWriter {
-            target: Some(Target {
-                file,
-                in_flight: VecDeque::new(),
-            }),
+            target: Some(Target::new(file)),
             flusher: None,
             offset: len,
             buf: AlignedBuf::first(first),

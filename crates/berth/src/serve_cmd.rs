@@ -10,8 +10,10 @@ use berth_server::{AppState, ServeConfig};
 
 use crate::config::{LogFormat, ServeArgs};
 
-/// How often expired upload sessions are looked for (and once at start).
+/// How often expired upload sessions are looked for, across all nodes on one database.
 const UPLOAD_SWEEP_INTERVAL: Duration = Duration::from_secs(10 * 60);
+/// How often this node asks whether a schedule is its to run now.
+const SCHEDULE_TICK: Duration = Duration::from_secs(60);
 /// How often pull times noted in memory are written to the database.
 const PULL_FLUSH_INTERVAL: Duration = Duration::from_secs(5);
 
@@ -167,12 +169,13 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         let sweeper = registry.clone();
         tokio::spawn(async move {
             loop {
-                match sweeper.sweep_uploads().await {
-                    Ok(0) => {}
-                    Ok(n) => tracing::info!(removed = n, "removed expired upload sessions"),
+                match sweeper.sweep_uploads_when_due(UPLOAD_SWEEP_INTERVAL).await {
+                    Ok(None) => {}
+                    Ok(Some(0)) => tracing::debug!("swept upload sessions: none expired"),
+                    Ok(Some(n)) => tracing::info!(removed = n, "removed expired upload sessions"),
                     Err(e) => tracing::warn!(error = %e, "sweeping expired uploads failed; will retry"),
                 }
-                tokio::time::sleep(UPLOAD_SWEEP_INTERVAL).await;
+                tokio::time::sleep(SCHEDULE_TICK).await;
             }
         });
         berth_server::serve(state, serve_config, listener, shutdown_signal(), on_listening)

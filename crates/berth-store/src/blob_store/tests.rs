@@ -240,6 +240,52 @@ async fn a_long_final_part_keeps_the_frames_read_before_it_streamed() {
     assert_eq!(std::fs::read(store.blob_path(&digest)).unwrap(), all);
 }
 
+/// A final part whose body breaks is answered from the upload's own state first, as when the
+/// upload is checked before its body is read.
+#[tokio::test]
+async fn a_broken_final_part_reports_an_unknown_upload_or_a_wrong_offset_first() {
+    let store = BlobStore::open(tempdir("broken-final"), 100).await.unwrap();
+    let broken = || {
+        futures_util::stream::iter(vec![
+            Ok(Bytes::from_static(b"abc")),
+            Err("the client went away".to_owned()),
+        ])
+    };
+    let digest = Digest::sha256_of(b"abc");
+    let unknown = UploadKey {
+        id: UploadId::new_random(),
+        owner: 1,
+    };
+    assert!(matches!(
+        store.commit(unknown, None, &digest, broken()).await,
+        Err(StoreError::UploadUnknown)
+    ));
+    let id = UploadKey {
+        id: UploadId::new_random(),
+        owner: 1,
+    };
+    store.start_upload(id).await.unwrap();
+    assert!(matches!(
+        store.commit(id, Some(7), &digest, broken()).await,
+        Err(StoreError::OffsetMismatch {
+            expected: 0,
+            given: 7
+        })
+    ));
+    assert!(matches!(
+        store.commit(id, Some(0), &digest, broken()).await,
+        Err(StoreError::BodyInterrupted(_))
+    ));
+    // Nothing was written: the upload still commits whole afterwards.
+    assert_eq!(
+        store
+            .commit(id, Some(0), &digest, body(&[b"abc"]))
+            .await
+            .unwrap(),
+        3
+    );
+}
+
 #[tokio::test]
 async fn upload_resumes_after_state_is_lost() {
     let dir = tempdir("resume");

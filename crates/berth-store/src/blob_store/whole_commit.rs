@@ -109,10 +109,10 @@ pub(super) fn commit_whole(
         end += frame.len() as u64;
         Ok(())
     });
-    if let Err(e) = written.and_then(|()| match end > current {
-        true => file.sync_data(),
-        false => Ok(()),
-    }) {
+    // Synced even when this part is empty: bytes an earlier, unacknowledged write left in the
+    // page cache (a process that died mid-PATCH) count in the upload's length and its hash,
+    // and must be on disk before the blob is acknowledged. On a clean file this costs nothing.
+    if let Err(e) = written.and_then(|()| file.sync_data()) {
         // Best effort: the error reported is the write's, and a restart rehashes the file.
         let _ = file.set_len(current).and_then(|()| file.sync_data());
         return Err(e);
