@@ -16,7 +16,8 @@ use berth_oci::{Digest, Hasher};
 use bytes::Bytes;
 use futures_util::{Stream, StreamExt};
 
-use super::{hash_file, place, HashState};
+use super::{hash_file, io_blocking, place, BlobStore, HashState, UploadKey};
+use crate::StoreError;
 
 /// The largest final part committed in one blocking call.
 const WHOLE_LIMIT: usize = 64 * 1024;
@@ -55,7 +56,7 @@ where
 }
 
 /// How a whole commit ended.
-pub(super) enum Outcome {
+enum Outcome {
     /// The blob is in place, this many bytes long.
     Committed(u64),
     /// The upload is unchanged, and so is its hash state, handed back (boxed: a hasher is
@@ -75,7 +76,7 @@ pub(super) enum Outcome {
 /// upload hashes to `expected`, and renames it to `blob`. `state` is the upload's running hash,
 /// if one was kept; without it the file is hashed again. On an I/O error the upload is cut back
 /// to its length before the call.
-pub(super) fn commit_whole(
+fn commit_whole(
     upload: &Path,
     blob: &Path,
     state: Option<HashState>,
@@ -124,4 +125,69 @@ pub(super) fn commit_whole(
     }
     place(upload, blob)?;
     Ok(Outcome::Committed(end))
+}
+
+impl BlobStore {
+    /// What to answer for a final part whose body broke before it was read whole: what the
+    /// upload's own state says first (unknown, or not at the offset given), as when the
+    /// upload is checked before its body is read; else the broken body. Nothing was written.
+    pub(super) async fn refusal_of_interrupted(
+        &self,
+        key: UploadKey,
+        offset: Option<u64>,
+        reason: String,
+    ) -> StoreError {
+        match tokio::fs::metadata(self.upload_path(key)).await {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                self.forget_upload(key);
+                StoreError::UploadUnknown
+            }
+            Ok(m) if offset.is_some_and(|given| given != m.len()) => StoreError::OffsetMismatch {
+                expected: m.len(),
+                given: offset.unwrap_or_default(),
+            },
+            _ => StoreError::BodyInterrupted(reason),
+        }
+    }
+
+    /// Commits a final part read whole, in one blocking call.
+    pub(super) async fn commit_whole(
+        &self,
+        key: UploadKey,
+        state: &mut Option<HashState>,
+        offset: Option<u64>,
+        expected: &Digest,
+        frames: Vec<Bytes>,
+    ) -> Result<u64, StoreError> {
+        let (upload, blob) = (self.upload_path(key), self.blob_path(expected));
+        let (taken, digest) = (state.take(), expected.clone());
+        let outcome =
+            io_blocking(move || commit_whole(&upload, &blob, taken, offset, &digest, &frames))
+                .await?;
+        match outcome {
+            Outcome::Committed(size) => {
+                self.forget_upload(key);
+                Ok(size)
+            }
+            Outcome::OffsetMismatch {
+                expected,
+                given,
+                state: kept,
+            } => {
+                *state = *kept;
+                Err(StoreError::OffsetMismatch { expected, given })
+            }
+            Outcome::DigestMismatch(actual) => {
+                self.forget_upload(key);
+                Err(StoreError::DigestMismatch {
+                    expected: expected.clone(),
+                    actual,
+                })
+            }
+            Outcome::Unknown => {
+                self.forget_upload(key);
+                Err(StoreError::UploadUnknown)
+            }
+        }
+    }
 }
